@@ -1,0 +1,48 @@
+# relu-course: two commands set everything up.
+#   make book   builds the site into _build/html (creates .venv first if needed)
+#   make test   runs every test (creates .venv first if needed)
+# Other targets: make bench, make demo, make release, make lint, make clean.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+# nbgrader calls the `alembic` executable, and jupyter-book starts kernels: the venv's
+# bin/ must come first on PATH for every command below.
+export PATH := $(BIN):$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+export MPLBACKEND := Agg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: book test bench demo release lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "relu-course needs Python >= 3.11 (nbgrader 0.9.6 does); set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+demo: $(STAMP)
+	$(BIN)/relu-course demo
+
+release: $(STAMP)
+	$(BIN)/relu-course release
+
+lint: $(STAMP)
+	$(BIN)/ruff check relu_course tests scripts
+	$(BIN)/ruff format --check relu_course tests scripts
+
+clean:
+	rm -rf _build .pytest_cache
