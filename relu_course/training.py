@@ -142,7 +142,12 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
     if deterministic:
         # Needed by cuBLAS for deterministic matmuls; read when CUDA starts.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if (
+        torch.are_deterministic_algorithms_enabled() != deterministic
+        or not torch.is_deterministic_algorithms_warn_only_enabled()
+    ):
+        # The first call imports torch._inductor (about 2 s); skip it when nothing changes.
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
     torch.backends.cudnn.deterministic = deterministic
     if deterministic:
         torch.backends.cudnn.benchmark = False
