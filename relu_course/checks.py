@@ -154,14 +154,19 @@ def battery(
     if level not in ("basic", "full"):
         raise ValueError(f"level must be 'basic' or 'full', got {level!r}")
     required = _REQUIRED_PARAMS.get(name, {})
-    sets = [required | (params or {})]
-    if level == "full" and params is None:
-        sets += [required | p for p in _PARAM_VARIANTS.get(name, [])]
-    cases: list[Case] = []
-    for p in sets:
-        for label, x in _inputs(name, level, first=p is sets[0]):
-            cases.append(Case(name, x, grad, p, label + _param_note(p, required)))
-    return cases
+    default = required | (params or {})
+    variants = [required | p for p in _PARAM_VARIANTS.get(name, [])] if params is None else []
+    note = {id(p): _param_note(p, required) for p in [default, *variants]}
+    # Order matters: the first failure is the one reported, so the cases that best show
+    # a mistake come first (float64 values, then parameters), form checks (dtype, 0-d) last.
+    rows = [(default, label, x) for label, x in _inputs(name, "basic")]
+    if level == "full":
+        for p in [default, *variants]:
+            rows += [(p, label, x) for label, x in _inputs(name, "values")]
+        for p in [default, *variants]:
+            rows += [(p, label, x) for label, x in _inputs(name, "float32")]
+        rows += [(default, label, x) for label, x in _inputs(name, "shapes")]
+    return [Case(name, x, grad, p, label + note[id(p)]) for p, label, x in rows]
 
 
 def _param_note(p: Mapping[str, Any], required: Mapping[str, Any]) -> str:
@@ -169,33 +174,36 @@ def _param_note(p: Mapping[str, Any], required: Mapping[str, Any]) -> str:
     return "" if not extra else " with " + ", ".join(f"{k}={v}" for k, v in extra.items())
 
 
-def _inputs(name: str, level: Level, first: bool) -> list[tuple[str, np.ndarray]]:
-    kinks = [-2.0, -1.0, -0.5, -1e-3, 0.0, 1e-3, 0.5, 1.0, 2.0, *_EXTRA_KINKS.get(name, [])]
-    basic = [
-        ("teaching values", np.array([-2.0, -0.5, 0.5, 2.0])),
-        ("around the kink", np.array([-1.0, 0.0, 1.0] + _EXTRA_KINKS.get(name, []))),
-    ]
-    if level == "basic":
-        return basic
-    rng = np.random.default_rng(20240601)
+def _inputs(name: str, group: str) -> list[tuple[str, np.ndarray]]:
+    """Inputs of one group: "basic", "values" (float64), "float32" or "shapes"."""
+    extra = _EXTRA_KINKS.get(name, [])
+    kinks = [-2.0, -1.0, -0.5, -1e-3, 0.0, 1e-3, 0.5, 1.0, 2.0, *extra]
     large = [1e4, -1e4, 1000.0, -1000.0, 100.0, -100.0, 89.0, -89.0, 30.0, -30.0, 17.0]
-    out = [
-        ("kinks", np.array(kinks)),
-        ("kinks (float32)", np.array(kinks, dtype=np.float32)),
-        ("large magnitudes", np.array(large)),
-        ("large magnitudes (float32)", np.array(large, dtype=np.float32)),
-        ("random 3-d", rng.standard_normal((2, 3, 4)) * 3),
-        ("random 3-d (float32)", (rng.standard_normal((3, 2, 2)) * 3).astype(np.float32)),
-    ]
-    if first:  # shapes and dtypes once, with the first parameter set
-        out += basic + [
-            ("0-d array", np.array(-1.5)),
-            ("0-d array (float32)", np.array(0.75, dtype=np.float32)),
-            ("empty array", np.zeros((0,))),
-            ("empty 3-d array (float32)", np.zeros((2, 0, 3), dtype=np.float32)),
+    rng = np.random.default_rng(20240601)
+    if group == "basic":
+        return [
+            ("teaching values", np.array([-2.0, -0.5, 0.5, 2.0])),
+            ("around the kink", np.array([-1.0, 0.0, 1.0, *extra])),
+        ]
+    if group == "values":
+        return [
+            ("kinks", np.array(kinks)),
+            ("large magnitudes", np.array(large)),
+            ("random 3-d", rng.standard_normal((2, 3, 4)) * 3),
             ("grid", np.linspace(-8.0, 8.0, 33)),
         ]
-    return out
+    if group == "float32":
+        return [
+            ("kinks (float32)", np.array(kinks, dtype=np.float32)),
+            ("large magnitudes (float32)", np.array(large, dtype=np.float32)),
+            ("random 3-d (float32)", (rng.standard_normal((3, 2, 2)) * 3).astype(np.float32)),
+        ]
+    return [
+        ("0-d array", np.array(-1.5)),
+        ("0-d array (float32)", np.array(0.75, dtype=np.float32)),
+        ("empty array", np.zeros((0,))),
+        ("empty 3-d array (float32)", np.zeros((2, 0, 3), dtype=np.float32)),
+    ]
 
 
 # ----------------------------------------------------------------------------- numerical_grad
@@ -456,16 +464,20 @@ def _alternatives(case: Case) -> list[tuple[str, np.ndarray]]:
             other(x, **(act.params | p)),
         )
     ]
-    a = p.get("negative_slope")
-    if case.name == "leaky_relu" and a is not None:
-        pos = np.where(x > 0, a * x, x) if not case.grad else np.where(x > 0, a, 1.0)
-        out += [
-            ("negative_slope ignored? (matches the default slope 0.01)", _act_call(act, case, {})),
-            ("slope applied to the positive side?", pos),
-        ]
+    a = p.get("negative_slope", act.params.get("negative_slope"))
+    if case.name == "leaky_relu":
         if not case.grad:
             out.append(
                 ("np.maximum(a*x, x) is Leaky ReLU only when 0 <= a <= 1.", np.maximum(a * x, x))
+            )
+        pos = np.where(x > 0, a * x, x) if not case.grad else np.where(x > 0, a, 1.0)
+        out.append(("slope applied to the positive side?", pos))
+        if a != 0.01:
+            out.append(
+                (
+                    "negative_slope ignored? (matches the default slope 0.01)",
+                    _act_call(act, case, {"negative_slope": 0.01}),
+                )
             )
     if case.name in ("elu", "celu") and p.get("alpha", 1.0) != 1.0:
         out.append(
