@@ -1,0 +1,341 @@
+"""Import submissions the way an LMS exports them into nbgrader's ``submitted/`` folder.
+
+Understood names (one archive may mix them; nested folders are fine)::
+
+    Canvas   doejane_12345_6789012_ps1_activations.ipynb         (name_userid_subid_file)
+             doejane_LATE_12345_6789012_ps1_activations-1.ipynb  (late, resubmitted)
+    Moodle   Jane Doe_123456_assignsubmission_file_/ps1_activations (1).ipynb
+    folder   jdoe/ps1_activations.ipynb                          (folder = student id)
+
+Each student becomes ``submitted/<student>/<assignment>/<assignment>.ipynb``. A student
+with one notebook under another name (``ps1_activations (1).ipynb``, ``Copy of ...``,
+``my_homework.ipynb``) is collected under the right name and the rename is recorded.
+With a roster CSV (column ``student_id``; optional ``lms_id``, ``first_name``,
+``last_name``, ``email``) LMS ids and names map to roster ids; without one the LMS name
+becomes the id. The archive or folder given is only ever read.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .course import Course, CourseError, file_sha256
+
+__all__ = [
+    "CollectReport",
+    "Collected",
+    "Problem",
+    "Roster",
+    "collect",
+    "parse_name",
+    "load_manifest",
+]
+
+_CANVAS = re.compile(
+    r"^(?P<name>[a-z0-9-]+?)(?P<late>_late)?_(?P<uid>\d+)_(?P<subid>\d+)_(?P<file>.+)$",
+    re.IGNORECASE,
+)
+_MOODLE = re.compile(
+    r"^(?P<name>.+?)_(?P<uid>\d+)_assign(?:submission|feedback)_[a-z]+_?(?P<file>.*)$",
+    re.IGNORECASE,
+)
+_COPY_SUFFIX = re.compile(r"(\s*\(\d+\)|-\d+|\s+copy(\s*\d+)?|_copy)$", re.IGNORECASE)
+_SKIP_PARTS = {"__MACOSX", ".ipynb_checkpoints", ".DS_Store"}
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose file: the LMS that named it, the name and id the LMS used, late or not."""
+
+    lms: str
+    name: str
+    lms_id: str
+    late: bool
+    filename: str
+
+
+@dataclass
+class Collected:
+    student: str
+    source: str
+    lms: str
+    sha256: str
+    late: bool = False
+    renamed_from: str | None = None
+    status: str = "new"  # new | unchanged | replaced
+
+
+@dataclass
+class Problem:
+    source: str
+    reason: str
+
+
+@dataclass
+class CollectReport:
+    assignment: str
+    collected: list[Collected] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def parse_name(path: str) -> Owner | None:
+    """Tell whose file ``path`` (relative, ``/``-separated) is from its LMS-style name.
+
+    Examples
+    --------
+    >>> parse_name("doejane_LATE_12345_6789012_ps1_activations.ipynb")
+    Owner(lms='canvas', name='doejane', lms_id='12345', late=True, filename='ps1_activations.ipynb')
+    >>> parse_name("export/Jane Doe_123456_assignsubmission_file_/ps1 (1).ipynb").name
+    'Jane Doe'
+    >>> parse_name("jdoe/ps1_activations.ipynb").lms
+    'folder'
+    >>> parse_name("lonely.ipynb") is None
+    True
+    """
+    parts = PurePosixPath(path).parts
+    base = parts[-1]
+    for part in parts[:-1]:
+        m = _MOODLE.match(part)
+        if m and not m["file"]:
+            return Owner("moodle", m["name"].strip(), m["uid"], False, base)
+    m = _MOODLE.match(base)
+    if m and m["file"]:
+        return Owner("moodle", m["name"].strip(), m["uid"], False, m["file"])
+    m = _CANVAS.match(base)
+    if m:
+        return Owner("canvas", m["name"], m["uid"], bool(m["late"]), m["file"])
+    if len(parts) >= 2:
+        return Owner("folder", parts[-2], "", False, base)
+    return None
+
+
+def _fold(text: str) -> str:
+    """Lower-case ASCII letters and digits only: 'Jane Doé' -> 'janedoe'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+
+
+class Roster:
+    """Student ids from a CSV with a ``student_id`` column (and optionally ``lms_id``,
+    ``first_name``, ``last_name``, ``email``); looks up LMS ids and names."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows or "student_id" not in rows[0]:
+            raise CourseError(
+                f"roster {path} needs a header row with a 'student_id' column "
+                "(optional: lms_id, first_name, last_name, email)"
+            )
+        self.rows = rows
+        self._keys: dict[str, str] = {}
+        for row in rows:
+            sid = row["student_id"].strip()
+            first, last = row.get("first_name", "").strip(), row.get("last_name", "").strip()
+            keys = [sid, row.get("lms_id", ""), row.get("email", "").split("@")[0]]
+            if first or last:
+                keys += [f"{first} {last}", f"{last} {first}", row.get("name", "")]
+            for key in keys:
+                if _fold(key):
+                    self._keys.setdefault(_fold(key), sid)
+
+    def lookup(self, owner: Owner) -> str | None:
+        for key in (owner.lms_id, owner.name):
+            if _fold(key) in self._keys:
+                return self._keys[_fold(key)]
+        return None
+
+
+def _entries(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(relative path, bytes) of every file in a zip or folder, junk skipped."""
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            rel = path.relative_to(source).as_posix()
+            if path.is_file() and not _junk(rel):
+                yield rel, path.read_bytes()
+    else:
+        try:
+            with zipfile.ZipFile(source) as zf:
+                for info in zf.infolist():
+                    if not info.is_dir() and not _junk(info.filename):
+                        yield info.filename, zf.read(info)
+        except zipfile.BadZipFile as err:
+            raise CourseError(f"{source} is not a zip archive or a folder ({err})") from err
+
+
+def _junk(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    return any(p in _SKIP_PARTS or p.startswith("._") for p in parts)
+
+
+def _canonical(filename: str) -> str:
+    """'Copy of ps1 (1).ipynb' -> 'ps1'."""
+    stem = filename[:-6] if filename.lower().endswith(".ipynb") else filename
+    stem = re.sub(r"^copy of\s+", "", stem.strip(), flags=re.IGNORECASE)
+    while _COPY_SUFFIX.search(stem):
+        stem = _COPY_SUFFIX.sub("", stem)
+    return stem.strip()
+
+
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") or "student"
+
+
+def collect(
+    course: Course,
+    assignment: str,
+    source: Path,
+    *,
+    roster: Path | None = None,
+    dry_run: bool = False,
+) -> CollectReport:
+    """Copy the submissions in ``source`` (a zip or a folder) into the course.
+
+    Parameters
+    ----------
+    course : Course
+        The course to collect into.
+    assignment : str
+        Assignment id, e.g. ``"ps1_activations"``.
+    source : Path
+        The LMS export: a ``.zip`` file or a folder (read only, never modified).
+    roster : Path, optional
+        CSV mapping LMS ids and names to student ids.
+    dry_run : bool
+        Report what would happen without writing anything.
+
+    Returns
+    -------
+    CollectReport
+        What was collected, what could not be mapped (with the reason), what was ignored.
+    """
+    course.check_assignment(assignment)
+    if not source.exists():
+        raise CourseError(f"{source} does not exist: give the LMS export (a .zip or a folder)")
+    people = Roster(roster) if roster else None
+    entries = list(_entries(source))
+    report = CollectReport(assignment)
+    if not any(rel.lower().endswith(".ipynb") for rel, _ in entries):
+        raise CourseError(
+            f"{source} holds no .ipynb file ({len(entries)} other files): is it the right "
+            "export? Download the submissions again from the LMS"
+        )
+    by_student: dict[str, list[tuple[str, Owner, bytes]]] = {}
+    for rel, data in entries:
+        if not rel.lower().endswith(".ipynb"):
+            report.ignored.append(f"{rel}: not a notebook")
+            continue
+        owner = parse_name(rel)
+        parts = PurePosixPath(rel).parts
+        if owner is not None and owner.lms == "folder" and len(parts) >= 3:
+            if _canonical(owner.name + ".ipynb") == assignment:  # student/ps1/ps1.ipynb
+                owner = Owner("folder", parts[-3], "", False, owner.filename)
+        if owner is None:
+            report.problems.append(
+                Problem(rel, "cannot tell whose file this is: no LMS name pattern "
+                        "(Canvas name_userid_subid_file, Moodle 'Name_id_assignsubmission_file_/'), "
+                        "not in a per-student folder; move it to a folder named after the student")
+            )
+            continue
+        if people is not None:
+            sid = people.lookup(owner)
+            if sid is None:
+                report.problems.append(
+                    Problem(rel, f"{owner.lms} name {owner.name!r} (id {owner.lms_id or '-'}) "
+                            "is not on the roster: add a row for them or fix the roster")
+                )
+                continue
+        elif owner.lms == "canvas":
+            sid = owner.name
+        elif owner.lms == "moodle":
+            sid = _slug(owner.name)
+        else:
+            sid = owner.name
+        by_student.setdefault(_safe_id(sid), []).append((rel, owner, data))
+
+    for sid, files in sorted(by_student.items()):
+        named = [f for f in files if _canonical(f[1].filename) == assignment]
+        exact = [f for f in named if f[1].filename == f"{assignment}.ipynb"]
+        if len(named) == 1:
+            pick = named[0]
+        elif len(exact) == 1 and len(named) > 1 and len({f[2] for f in named}) == 1:
+            pick = exact[0]
+        elif len(files) == 1:
+            pick = files[0]
+        else:
+            report.problems.append(
+                Problem(", ".join(f[0] for f in files),
+                        f"student {sid!r} has {len(files)} notebooks and relu-course cannot "
+                        f"tell which one is {assignment}.ipynb: keep one and collect again")
+            )
+            continue
+        rel, owner, data = pick
+        item = Collected(sid, rel, owner.lms, "", owner.late)
+        if owner.filename != f"{assignment}.ipynb":
+            item.renamed_from = owner.filename
+        report.collected.append(_store(course, assignment, item, data, dry_run))
+    if not dry_run:
+        _write_manifest(course, report)
+    return report
+
+
+def _store(
+    course: Course, assignment: str, item: Collected, data: bytes, dry_run: bool
+) -> Collected:
+    item.sha256 = hashlib.sha256(data).hexdigest()
+    dest = course.submitted_notebook(assignment, item.student)
+    if dest.exists():
+        item.status = "unchanged" if file_sha256(dest) == item.sha256 else "replaced"
+    if not dry_run and item.status != "unchanged":
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".ipynb.part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+    return item
+
+
+def manifest_path(course: Course, assignment: str) -> Path:
+    return course.state_dir / "collect" / f"{assignment}.json"
+
+
+def load_manifest(course: Course, assignment: str) -> dict[str, object]:
+    """The merged record of every collect run: ``students`` (id -> Collected fields) and
+    the ``problems``/``ignored`` of the latest run."""
+    path = manifest_path(course, assignment)
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"students": {}, "problems": [], "ignored": []}
+
+
+def _write_manifest(course: Course, report: CollectReport) -> None:
+    manifest = load_manifest(course, report.assignment)
+    students = dict(manifest["students"])  # type: ignore[arg-type]
+    for item in report.collected:
+        students[item.student] = asdict(item)
+    manifest = {
+        "students": students,
+        "problems": [asdict(p) for p in report.problems],
+        "ignored": report.ignored,
+    }
+    path = manifest_path(course, report.assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    tmp.replace(path)
