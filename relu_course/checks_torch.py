@@ -896,15 +896,19 @@ def train_dying_net(model: nn.Module, lr: float, *, steps: int = 300, seed: int 
 
 
 def check_rescue(
-    recipe: Mapping[str, Any], *, max_dead: float = 0.05, min_accuracy: float = 0.85
+    recipe: Mapping[str, Any],
+    *,
+    max_dead: float = 0.05,
+    min_accuracy: float = 0.85,
+    seed: int = 0,
 ) -> tuple[float, float]:
     """Train the ps3 network with ``recipe`` and check it is alive and accurate.
 
     ``recipe`` = ``{"activation": "relu" | "leaky_relu" | "prelu", "bias_init": float,
     "lr": float}`` (optionally ``"negative_slope"``). The net is
-    ``make_dying_net(activation, bias_init)`` trained by ``train_dying_net(net, lr)``;
-    the check asks ``max_l dead_l <= max_dead`` over the training inputs and held-out
-    accuracy ``>= min_accuracy``.
+    ``make_dying_net(activation, bias_init, seed=seed)`` trained by
+    ``train_dying_net(net, lr, seed=seed)``; the check asks ``max_l dead_l <= max_dead``
+    over the training inputs and held-out accuracy ``>= min_accuracy``.
 
     Returns
     -------
@@ -940,12 +944,12 @@ def check_rescue(
             raise _fail(f"recipe[{key!r}]", "a finite number", repr(val), "use a float")
     if not 0.0 < lr <= 2.0:
         raise _fail("recipe['lr']", "0 < lr <= 2", lr, "pick a positive learning rate")
-    net = make_dying_net(act, float(bias), negative_slope=float(slope))
-    acc = train_dying_net(net, float(lr))
-    dead = max(_dead_fraction(net, teacher_data(4000, seed=0)[0]).values())
+    net = make_dying_net(act, float(bias), negative_slope=float(slope), seed=seed)
+    acc = train_dying_net(net, float(lr), seed=seed)
+    dead = max(_dead_fraction(net, teacher_data(4000, seed=seed)[0]).values())
     if dead > max_dead or acc < min_accuracy:
         raise _fail(
-            f"training make_dying_net({act!r}, {bias}) with SGD lr={lr}",
+            f"training make_dying_net({act!r}, {bias}, seed={seed}) with SGD lr={lr}",
             f"largest dead fraction <= {max_dead} and held-out accuracy >= {min_accuracy}",
             f"largest dead fraction {dead:.3f}, accuracy {acc:.3f}",
             "negative biases start ReLU units dead and a large learning rate kills more; "
@@ -1225,11 +1229,13 @@ def check_prelu_module(prelu_cls: type[nn.Module], *, level: Level = "basic") ->
 # ------------------------------------------------------------------ ps4: digits
 
 
-def digits_test_accuracy(model: nn.Module, device: torch.device | str | None = None) -> float:
+def digits_test_accuracy(
+    model: nn.Module, device: torch.device | str | None = None, *, seed: int = 0
+) -> float:
     """Accuracy of ``model`` on the held-out digits: ``mean(argmax f(x_i) == y_i)``.
 
-    Loads the split itself (``relu_course.data.load_digits()``, 25 % held out, seed 0),
-    so a student's training code never picks the examples it is scored on.
+    Loads the split itself (``relu_course.data.load_digits(seed=seed)``, 25 % held
+    out), so a student's training code never picks the examples it is scored on.
 
     Examples
     --------
@@ -1239,7 +1245,7 @@ def digits_test_accuracy(model: nn.Module, device: torch.device | str | None = N
     """
     from relu_course.data import load_digits
 
-    data = load_digits()
+    data = load_digits(seed=seed)
     if device is None:
         params = list(model.parameters())
         device = params[0].device if params else torch.device("cpu")
