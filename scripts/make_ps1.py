@@ -246,8 +246,6 @@ check_activation(leaky_relu, "leaky_relu", level="basic")
 y = leaky_relu(np.array([-1.0, 2.0]), negative_slope=3.0)
 assert np.allclose(y, [-3.0, 2.0]), f"negative_slope=3 on [-1, 2]: expected [-3, 2], got {y}"
 check_activation(leaky_relu, "leaky_relu", level="full")
-check_activation(leaky_relu, "leaky_relu", level="full", negative_slope=0.2)
-check_activation(leaky_relu, "leaky_relu", level="full", negative_slope=1.5)
 """,
     ),
     solution(
@@ -270,8 +268,6 @@ check_activation(leaky_relu_grad, "leaky_relu", grad=True, level="basic")
 g = leaky_relu_grad(np.array([-1.0, 0.0, 2.0]), negative_slope=3.0)
 assert np.allclose(g, [3.0, 3.0, 1.0]), f"negative_slope=3: expected [3, 3, 1], got {g}"
 check_activation(leaky_relu_grad, "leaky_relu", grad=True, level="full")
-check_activation(leaky_relu_grad, "leaky_relu", grad=True, level="full", negative_slope=0.2)
-check_activation(leaky_relu_grad, "leaky_relu", grad=True, level="full", negative_slope=1.5)
 """,
     ),
     md(r"""
@@ -308,8 +304,6 @@ check_activation(elu, "elu", level="basic")
 y = elu(np.array([-1.0, 2.0]), alpha=2.0)
 assert np.allclose(y, [2.0 * (np.exp(-1.0) - 1.0), 2.0]), f"alpha=2 on [-1, 2]: got {y}"
 check_activation(elu, "elu", level="full")
-check_activation(elu, "elu", level="full", alpha=0.5)
-check_activation(elu, "elu", level="full", alpha=2.5)
 """,
     ),
     solution(
@@ -334,8 +328,6 @@ g = elu_grad(np.array([-1.0, 0.0, 2.0]), alpha=2.0)
 expected = [2.0 * np.exp(-1.0), 2.0, 1.0]
 assert np.allclose(g, expected), f"alpha=2: elu_grad at 0 is alpha; expected {expected}, got {g}"
 check_activation(elu_grad, "elu", grad=True, level="full")
-check_activation(elu_grad, "elu", grad=True, level="full", alpha=0.5)
-check_activation(elu_grad, "elu", grad=True, level="full", alpha=2.5)
 """,
     ),
     md(r"""
@@ -430,10 +422,10 @@ x = np.array([-1.0, 0.0, 1.0])
 y = gelu(x)
 expected = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
 assert np.allclose(y, expected, atol=1e-6), f"gelu({x}) should be {expected}, got {y}"
-check_activation(gelu, "gelu_tanh", level="basic")
+check_activation(gelu, "gelu", level="basic")
 """,
         """
-check_activation(gelu, "gelu_tanh", level="full")
+check_activation(gelu, "gelu", level="full")
 """,
     ),
     solution(
@@ -461,10 +453,10 @@ def reference_gelu(v):
 
 slope = (reference_gelu(x + 1e-6) - reference_gelu(x - 1e-6)) / 2e-6  # measured slope
 assert np.allclose(g, slope, atol=1e-6), f"gelu_grad({x}) should be {slope}, got {g}"
-check_activation(gelu_grad, "gelu_tanh", grad=True, level="basic")
+check_activation(gelu_grad, "gelu", grad=True, level="basic")
 """,
         """
-check_activation(gelu_grad, "gelu_tanh", grad=True, level="full")
+check_activation(gelu_grad, "gelu", grad=True, level="full")
 """,
     ),
     md(r"""

@@ -44,6 +44,9 @@ Public API (kept stable for the tests of ps1-ps4):
     A copy of ``nb`` with that solution cell's code replaced, metadata kept.
 ``fill_solutions(nb, {grade_id: source, ...})``
     The same for several cells at once.
+``generated_course(id, dest)``
+    A :class:`CourseDir` in ``dest`` where ``<id>`` is already generated (copied from one
+    cached ``nbgrader generate_assignment`` run per process).
 ``autograde(id, submissions, workdir=None)``
     Generate, submit and ``nbgrader autograde`` every submission in ONE call; returns an
     :class:`AutogradeResult` (``.scores[student][grade_id] -> Score``, ``.failure()``).
@@ -84,6 +87,7 @@ __all__ = [
     "code_cells",
     "fill_solution",
     "fill_solutions",
+    "generated_course",
     "grade_ids",
     "nbgrader_env",
     "released_notebook",
@@ -329,11 +333,33 @@ def _source_digest(assignment_id: str) -> str:
     return h.hexdigest()
 
 
+_GENERATED_ROOT: tempfile.TemporaryDirectory[str] | None = None
+
+
 @functools.cache
-def _released_cached(assignment_id: str, digest: str) -> NotebookNode:
-    with tempfile.TemporaryDirectory(prefix=f"release-{assignment_id}-") as tmp:
-        course = CourseDir(tmp)
-        return nbformat.read(course.generate(assignment_id), as_version=4)
+def _generated_course(assignment_id: str, digest: str) -> Path:
+    """A course where ``nbgrader generate_assignment <id>`` ran once (per source digest).
+
+    Kept until the process exits; :func:`autograde` copies it instead of generating
+    again (same release, same gradebook rows), which saves one nbgrader start.
+    """
+    global _GENERATED_ROOT
+    if _GENERATED_ROOT is None:
+        _GENERATED_ROOT = tempfile.TemporaryDirectory(prefix="nbgrader-harness-")
+    course = CourseDir(Path(_GENERATED_ROOT.name) / f"{assignment_id}-{digest[:12]}")
+    course.generate(assignment_id)
+    return course.root
+
+
+def generated_course(assignment_id: str, dest: Path | str) -> CourseDir:
+    """A course in ``dest`` (empty or absent) where ``<id>`` is already generated.
+
+    The release and gradebook come from one cached ``nbgrader generate_assignment`` run
+    per process (redone when ``solutions/<id>`` changes).
+    """
+    src = _generated_course(assignment_id, _source_digest(assignment_id))
+    shutil.copytree(src, dest, dirs_exist_ok=True)
+    return CourseDir(dest)
 
 
 def released_notebook(assignment_id: str) -> NotebookNode:
@@ -343,7 +369,8 @@ def released_notebook(assignment_id: str) -> NotebookNode:
     it never depends on the committed ``exercises/`` copy (tests/test_release_sync.py
     checks that one). Cached per process until ``solutions/<id>`` changes.
     """
-    return copy.deepcopy(_released_cached(assignment_id, _source_digest(assignment_id)))
+    root = _generated_course(assignment_id, _source_digest(assignment_id))
+    return nbformat.read(CourseDir(root).released_path(assignment_id), as_version=4)
 
 
 def _nbgrader_meta(cell: Mapping[str, Any]) -> dict[str, Any]:
@@ -429,13 +456,9 @@ def autograde(
     if not submissions:
         raise ValueError("autograde needs at least one submission")
     if workdir is not None:
-        course = CourseDir(workdir)
-        course.generate(assignment_id)
-        return course.autograde(assignment_id, submissions)
+        return generated_course(assignment_id, workdir).autograde(assignment_id, submissions)
     with tempfile.TemporaryDirectory(prefix=f"autograde-{assignment_id}-") as tmp:
-        course = CourseDir(tmp)
-        course.generate(assignment_id)
-        return course.autograde(assignment_id, submissions)
+        return generated_course(assignment_id, tmp).autograde(assignment_id, submissions)
 
 
 def validate(path: Path | str, cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
