@@ -189,6 +189,13 @@ def _load() -> str:
         return "n/a"
 
 
+def _load_1min() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        return None
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -347,6 +354,14 @@ def main(argv: list[str] | None = None) -> int:
         "rrelu is timed in eval mode; maxout with k = 2 (torch's own: unflatten + max)",
         "",
     ]
+    busy = _load_1min()
+    if busy is not None and threads > 1 and busy > available:
+        header.insert(
+            -1,
+            f"- warning: the 1-minute load ({busy:.1f}) exceeds the {available} usable CPUs; "
+            "multi-threaded torch timings then measure waiting for a core. "
+            "Compare with --threads 1.",
+        )
     report = "\n".join(header) + "\n" + "\n\n".join(sections) + "\n"
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
