@@ -249,17 +249,23 @@ def collect(
                 owner = Owner("folder", parts[-3], "", False, owner.filename)
         if owner is None:
             report.problems.append(
-                Problem(rel, "cannot tell whose file this is: no LMS name pattern "
-                        "(Canvas name_userid_subid_file, Moodle 'Name_id_assignsubmission_file_/'), "
-                        "not in a per-student folder; move it to a folder named after the student")
+                Problem(
+                    rel,
+                    "cannot tell whose file this is: no LMS name pattern "
+                    "(Canvas name_userid_subid_file, Moodle 'Name_id_assignsubmission_file_/'), "
+                    "not in a per-student folder; move it to a folder named after the student",
+                )
             )
             continue
         if people is not None:
             sid = people.lookup(owner)
             if sid is None:
                 report.problems.append(
-                    Problem(rel, f"{owner.lms} name {owner.name!r} (id {owner.lms_id or '-'}) "
-                            "is not on the roster: add a row for them or fix the roster")
+                    Problem(
+                        rel,
+                        f"{owner.lms} name {owner.name!r} (id {owner.lms_id or '-'}) "
+                        "is not on the roster: add a row for them or fix the roster",
+                    )
                 )
                 continue
         elif owner.lms == "canvas":
@@ -281,9 +287,11 @@ def collect(
             pick = files[0]
         else:
             report.problems.append(
-                Problem(", ".join(f[0] for f in files),
-                        f"student {sid!r} has {len(files)} notebooks and relu-course cannot "
-                        f"tell which one is {assignment}.ipynb: keep one and collect again")
+                Problem(
+                    ", ".join(f[0] for f in files),
+                    f"student {sid!r} has {len(files)} notebooks and relu-course cannot "
+                    f"tell which one is {assignment}.ipynb: keep one and collect again",
+                )
             )
             continue
         rel, owner, data = pick

@@ -96,7 +96,9 @@ class Course:
         sub = self.root / "submitted"
         if not sub.is_dir():
             return []
-        return sorted(p.name for p in sub.iterdir() if self.submitted_notebook(assignment, p.name).is_file())
+        return sorted(
+            p.name for p in sub.iterdir() if self.submitted_notebook(assignment, p.name).is_file()
+        )
 
     def check_assignment(self, assignment: str) -> None:
         """Raise :class:`CourseError` unless ``assignment`` has a source notebook."""

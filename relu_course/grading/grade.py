@@ -134,8 +134,11 @@ def grade_task(task: Task) -> Result:
     work.mkdir(parents=True)
     shutil.copy2(task.template / "gradebook.db", work / "gradebook.db")
     src = task.template / task.course.source_directory / task.assignment
-    shutil.copytree(src, work / task.course.source_directory / task.assignment,
-                    ignore=shutil.ignore_patterns("*.ipynb"))
+    shutil.copytree(
+        src,
+        work / task.course.source_directory / task.assignment,
+        ignore=shutil.ignore_patterns("*.ipynb"),
+    )
     release = task.template / task.course.release_directory / task.assignment
     target = work / "submitted" / task.student / task.assignment / f"{task.assignment}.ipynb"
     repairs: list[Repair] = []
@@ -238,7 +241,9 @@ def run_pool(
 
     def start() -> None:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, str(logs / "workers.log")), daemon=True)
+        proc = ctx.Process(
+            target=_worker_main, args=(child, str(logs / "workers.log")), daemon=True
+        )
         proc.start()
         child.close()
         workers[parent] = (proc, None, 0.0)
@@ -286,7 +291,7 @@ def run_pool(
                         start()
                         feed(list(workers)[-1])
     finally:
-        for conn, (proc, _, _) in list(workers.items()):
+        for proc, _, _ in list(workers.values()):
             _kill_tree(proc)
 
 
@@ -335,7 +340,9 @@ def grade(
     ensure_assignment(course, assignment)
     from .gradebook import grade_cells
 
-    max_scores = grade_cells(f"sqlite:///{template / 'gradebook.db'}", course_id(course), assignment)
+    max_scores = grade_cells(
+        f"sqlite:///{template / 'gradebook.db'}", course_id(course), assignment
+    )
     merged = load_results(course, assignment)
     manifest = load_manifest(course, assignment)["students"]
     results_dir = _results_dir(course, assignment)
@@ -358,16 +365,28 @@ def grade(
                 continue
         info = manifest.get(sid, {})  # type: ignore[union-attr]
         todo.append(
-            Task(course, assignment, sid, key, template, course.state_dir / "work" / assignment,
-                 results_dir, max_scores, cell_timeout, info.get("renamed_from"))
+            Task(
+                course,
+                assignment,
+                sid,
+                key,
+                template,
+                course.state_dir / "work" / assignment,
+                results_dir,
+                max_scores,
+                cell_timeout,
+                info.get("renamed_from"),
+            )
         )
     jobs = jobs or os.cpu_count() or 1
     if todo:
         bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress)
+
         def done(res: Result) -> None:
             ready.append(res)
             bar.update(1)
             bar.set_postfix_str(f"{res.student}: {res.score:g}/{res.max_score:g}")
+
         try:
             run_pool(todo, jobs, timeout, done)
         finally:

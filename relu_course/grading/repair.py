@@ -113,7 +113,9 @@ def read_submission(path: Path) -> tuple[NotebookNode, list[Repair]]:
             if not cell.get("id"):
                 cell["id"] = f"cell-{i}"
         repairs.append(
-            Repair("format", "", f"nbformat {major}.{minor} upgraded to 4.5 (cell ids added)", False)
+            Repair(
+                "format", "", f"nbformat {major}.{minor} upgraded to 4.5 (cell ids added)", False
+            )
         )
     return nb, repairs
 
@@ -155,9 +157,7 @@ def _has_answer(released: NotebookNode, submitted: NotebookNode) -> bool:
     return _lines(submitted.source) != _lines(released.source)
 
 
-def repair_notebook(
-    nb: NotebookNode, release: NotebookNode
-) -> tuple[NotebookNode, list[Repair]]:
+def repair_notebook(nb: NotebookNode, release: NotebookNode) -> tuple[NotebookNode, list[Repair]]:
     """Match the cells of a submission to the released notebook and restore nbgrader's
     metadata where it was lost.
 
@@ -199,7 +199,9 @@ def repair_notebook(
             continue
         if gid not in by_id:
             del cell.metadata["nbgrader"]
-            repairs.append(Repair("unknown_id", gid, f"cell {i}: grade id not in the release, kept ungraded"))
+            repairs.append(
+                Repair("unknown_id", gid, f"cell {i}: grade id not in the release, kept ungraded")
+            )
             continue
         if gid not in owner:
             owner[gid] = i
@@ -210,12 +212,31 @@ def repair_notebook(
             how = f"cell {i}: second copy of a locked cell removed (nbgrader restores it)"
         elif _has_answer(ref, cell) or not _has_answer(ref, first):
             del first.metadata["nbgrader"]
-            how = f"cells {owner[gid]} and {i}: kept the later answer, the earlier copy stays as a scratch cell"
+            how = (
+                f"cells {owner[gid]} and {i}: kept the later answer, "
+                "the earlier copy stays as a scratch cell"
+            )
             owner[gid] = i
         else:
             del cell.metadata["nbgrader"]
-            how = f"cells {owner[gid]} and {i}: kept the first (answered) copy, cell {i} stays as a scratch cell"
+            how = (
+                f"cells {owner[gid]} and {i}: kept the first (answered) copy, "
+                f"cell {i} stays as a scratch cell"
+            )
         repairs.append(Repair("duplicate", gid, how))
+
+    for gid, pos in owner.items():
+        cell, ref = cells[pos], by_id[gid]
+        if cell.cell_type != ref.cell_type:
+            repairs.append(
+                Repair(
+                    "cell_type",
+                    gid,
+                    f"cell {pos} was {cell.cell_type}, "
+                    f"turned back into {ref.cell_type} (matched by grade_id)",
+                )
+            )
+            _retype(cell, ref.cell_type)
 
     # 2. Released graded cells without an owner: match by content, in notebook order.
     order = [_grade_id(c) for c in wanted]
@@ -244,7 +265,11 @@ def repair_notebook(
         owner[gid] = best
         if cell.cell_type != ref.cell_type:
             repairs.append(
-                Repair("cell_type", gid, f"cell {best} was {cell.cell_type}, turned back into {ref.cell_type}")
+                Repair(
+                    "cell_type",
+                    gid,
+                    f"cell {best} was {cell.cell_type}, turned back into {ref.cell_type}",
+                )
             )
             _retype(cell, ref.cell_type)
         repairs.append(Repair("metadata", gid, f"matched by content at position {best}"))
@@ -276,9 +301,7 @@ def _in_release(cell: NotebookNode, release: NotebookNode) -> bool:
     return any(_lines(c.source) == text for c in release.cells)
 
 
-def repair_file(
-    path: Path, release_path: Path, out: Path
-) -> list[Repair]:
+def repair_file(path: Path, release_path: Path, out: Path) -> list[Repair]:
     """Read ``path``, repair it against ``release_path`` and write the result to ``out``.
 
     ``path`` itself is never written. Raises :class:`CorruptSubmission` for an unreadable

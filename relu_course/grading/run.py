@@ -74,9 +74,9 @@ class Result:
         return cls(**data)
 
 
-def read_results(db_url: str, course_id: str, assignment: str, student: str) -> tuple[
-    list[GradeRecord], dict[str, str]
-]:
+def read_results(
+    db_url: str, course_id: str, assignment: str, student: str
+) -> tuple[list[GradeRecord], dict[str, str]]:
     """Grades and automatic comments of one submission in an nbgrader gradebook."""
     from nbgrader.api import Gradebook
 

@@ -53,22 +53,31 @@ def _meta(grade_id: str, *, solution: bool, grade: bool, points: int = 0) -> dic
 def toy_source() -> nbformat.NotebookNode:
     """The instructor notebook (solutions and hidden tests included)."""
     cells = [
-        new_markdown_cell("# Toy assignment\nWrite `relu` and `sigmoid`.",
-                          metadata=_meta("intro", solution=False, grade=False)),
+        new_markdown_cell(
+            "# Toy assignment\nWrite `relu` and `sigmoid`.",
+            metadata=_meta("intro", solution=False, grade=False),
+        ),
         new_code_cell("import numpy as np", metadata=_meta("setup", solution=False, grade=False)),
     ]
     for name, points in (("relu", 2), ("sigmoid", 3)):
-        body = f"{_SIGNATURES[name]}    ### BEGIN SOLUTION\n{TOY_ANSWERS[name]}\n    ### END SOLUTION"
+        body = (
+            f"{_SIGNATURES[name]}    ### BEGIN SOLUTION\n{TOY_ANSWERS[name]}\n    ### END SOLUTION"
+        )
         visible, hidden = _TESTS[name]
         test = f"{visible}\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS"
         cells += [
             new_markdown_cell(f"## {name}"),
             new_code_cell(body, metadata=_meta(name, solution=True, grade=False)),
-            new_code_cell(test, metadata=_meta(f"test_{name}", solution=False, grade=True,
-                                               points=points)),
+            new_code_cell(
+                test, metadata=_meta(f"test_{name}", solution=False, grade=True, points=points)
+            ),
         ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 
