@@ -65,16 +65,25 @@ def _plain_numpy(name: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
         "leaky_relu": {
             "np.where(x > 0, x, 0.01 * x)": lambda x: np.where(x > 0, x, 0.01 * x),
             "np.maximum(x, 0.01 * x)": lambda x: np.maximum(x, 0.01 * x),
+            "np.maximum(x, 0) + 0.01 * np.minimum(x, 0)": lambda x: (
+                np.maximum(x, 0) + 0.01 * np.minimum(x, 0)
+            ),
         },
         "prelu": {
             "np.where(x > 0, x, 0.25 * x)": lambda x: np.where(x > 0, x, 0.25 * x),
             "np.maximum(x, 0.25 * x)": lambda x: np.maximum(x, 0.25 * x),
+            "np.maximum(x, 0) + 0.25 * np.minimum(x, 0)": lambda x: (
+                np.maximum(x, 0) + 0.25 * np.minimum(x, 0)
+            ),
         },
         "rrelu": {"np.maximum(x, (11/48) * x)": lambda x: np.maximum(x, r * x)},
         "elu": {
             "np.where(x > 0, x, np.expm1(np.minimum(x, 0)))": lambda x: np.where(
                 x > 0, x, np.expm1(np.minimum(x, 0))
-            )
+            ),
+            "np.maximum(x, 0) + np.expm1(np.minimum(x, 0))": lambda x: (
+                np.maximum(x, 0) + np.expm1(np.minimum(x, 0))
+            ),
         },
         "selu": {
             "s * np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))": lambda x: (
