@@ -1,0 +1,428 @@
+"""Run untrusted student code in a sandbox: bubblewrap on Linux, resource limits elsewhere.
+
+The sandbox a kernel (or any command) gets, with bubblewrap (``bwrap``) as root:
+
+* a private root file system that shows only the system folders (``/usr``, ``/etc``,
+  ...), the Python installation and virtual environment (read-only), the
+  ``relu_course`` package (read-only) and the submission's own **scratch** folder
+  (read-write, a throw-away copy); the course folder (``solutions/``, ``gradebook.db``,
+  ``submitted/``, ...), the instructor's home and the real ``/tmp`` are not there at all;
+* no network (``--unshare-net``), its own PID, IPC and UTS namespaces, a fresh session;
+* an unprivileged random user id with no capabilities, so ``RLIMIT_NPROC`` applies
+  (root is exempt from it) and no file outside the scratch folder can be written;
+* resource limits (:class:`Limits`): address space (memory) 4 GiB, CPU time, number of
+  processes, file size, open files; a wall-time cap (``timeout -s KILL``);
+* every process it started is killed when it ends: when the main process exits, the
+  PID namespace's init exits and the kernel kills everything left in the namespace
+  (``--die-with-parent`` covers a killed grader);
+* the CPU only: ``CUDA_VISIBLE_DEVICES=""`` and ``RELU_COURSE_DEVICE=cpu``, and a clean
+  environment (no instructor variables, tokens or paths leak in).
+
+Without bubblewrap (macOS, Windows, a container without user namespaces, not root)
+:func:`sandbox_command` falls back to the resource limits only and warns loudly
+(:class:`SandboxWarning`): files and network are then NOT protected.
+
+:class:`SandboxKernelManager` is a Jupyter kernel manager that starts every kernel this
+way (transport ``ipc``: the client talks to the kernel through socket files in a folder
+bound into the sandbox). :func:`configure_nbgrader` puts it into an nbgrader
+configuration, so that ``nbgrader autograde`` executes notebooks in the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Integer, Unicode, default
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "SandboxKernelManager",
+    "SandboxWarning",
+    "SandboxedExecute",
+    "bwrap_available",
+    "configure_nbgrader",
+    "prepare_folder",
+    "run_sandboxed",
+    "sandbox_command",
+]
+
+log = logging.getLogger(__name__)
+
+GIB = 2**30
+
+
+class SandboxWarning(RuntimeWarning):
+    """Student code runs without file-system and network isolation."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource caps for one sandboxed process tree.
+
+    ``memory_bytes`` is ``RLIMIT_AS`` (address space, per process); ``cpu_seconds`` is
+    ``RLIMIT_CPU`` (per process); ``wall_seconds`` kills the whole sandbox; ``nproc`` caps
+    processes and threads of the sandbox's user; ``file_bytes`` caps one written file.
+
+    Examples
+    --------
+    >>> Limits().memory_bytes == 4 * 2**30
+    True
+    >>> Limits(wall_seconds=30).wall_seconds
+    30
+    """
+
+    memory_bytes: int = 4 * GIB
+    cpu_seconds: int = 600
+    wall_seconds: int = 1800
+    nproc: int = 64
+    file_bytes: int = 256 * 2**20
+    open_files: int = 1024
+
+    def rlimits(self) -> dict[str, int]:
+        """``resource`` module limit names and values."""
+        return {
+            "RLIMIT_AS": self.memory_bytes,
+            "RLIMIT_CPU": self.cpu_seconds,
+            "RLIMIT_NPROC": self.nproc,
+            "RLIMIT_FSIZE": self.file_bytes,
+            "RLIMIT_NOFILE": self.open_files,
+            "RLIMIT_CORE": 0,
+        }
+
+
+DEFAULT_LIMITS = Limits()
+
+# Applied by a tiny trusted Python program that then execs the real command (portable:
+# no util-linux prlimit needed). argv: limits-json, "--", command...
+_LIMITER = (
+    "import json,os,resource,sys\n"
+    "for k,v in json.loads(sys.argv[1]).items():\n"
+    "    r=getattr(resource,k,None)\n"
+    "    if r is not None:\n"
+    "        try: resource.setrlimit(r,(v,v))\n"
+    "        except (ValueError,OSError): pass\n"
+    "os.execvp(sys.argv[3],sys.argv[3:])\n"
+)
+
+# Environment variables passed from the grader into the sandbox (everything else is cleared).
+_PASS_ENV = ("NBGRADER_EXECUTION", "RELU_COURSE_PROGRESS", "LANG", "LC_ALL", "TZ", "MPLBACKEND")
+
+
+def bwrap_available() -> bool:
+    """True when bubblewrap can build the full sandbox here (Linux, ``bwrap`` found, root).
+
+    Examples
+    --------
+    >>> isinstance(bwrap_available(), bool)
+    True
+    """
+    return (
+        sys.platform.startswith("linux")
+        and shutil.which("bwrap") is not None
+        and shutil.which("setpriv") is not None
+        and os.geteuid() == 0
+    )
+
+
+def _warn_unsandboxed(why: str) -> None:
+    message = (
+        f"STUDENT CODE RUNS WITHOUT A SANDBOX ({why}): only resource limits apply; it can "
+        "read solutions/, hidden tests and other students' files, write to the course "
+        "folder and use the network. Grade on Linux as root with bubblewrap installed "
+        "(apt-get install bubblewrap), or inside a disposable container/VM."
+    )
+    log.warning(message)
+    warnings.warn(message, SandboxWarning, stacklevel=3)
+
+
+def _python_roots() -> list[Path]:
+    """Folders the interpreter, the venv and the relu_course package live in."""
+    import relu_course
+
+    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.prefix)}
+    package = Path(relu_course.__file__).resolve().parent
+    if not any(package.is_relative_to(r) for r in roots):
+        roots.add(package)
+    executable = Path(sys.executable)
+    if not any(executable.is_relative_to(r) for r in roots):
+        roots.add(executable.resolve().parent)
+    return sorted(roots)
+
+
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+def _dirs_to_create(paths: Iterable[Path], existing: set[Path]) -> list[Path]:
+    """Parents of bind targets, outermost first, that bwrap must create with mode 0755."""
+    out: list[Path] = []
+    for path in paths:
+        for parent in reversed(path.parents):
+            if parent != Path("/") and parent not in existing and parent not in out:
+                out.append(parent)
+    return out
+
+
+def sandbox_command(
+    argv: Sequence[str],
+    *,
+    scratch: Path,
+    limits: Limits = DEFAULT_LIMITS,
+    rw_paths: Sequence[Path] = (),
+    ro_paths: Sequence[Path] = (),
+    uid: int | None = None,
+    env: dict[str, str] | None = None,
+    isolate: bool | None = None,
+) -> list[str]:
+    """The command line that runs ``argv`` sandboxed, with ``scratch`` as home and cwd.
+
+    ``rw_paths`` (e.g. a kernel's socket folder) and ``scratch`` are the only writable
+    places; ``ro_paths`` are shown read-only in addition to the system folders, Python and
+    ``relu_course``. ``uid`` is the unprivileged user (random when ``None``; chown the
+    writable folders to it first: :func:`prepare_folder`). ``isolate=None`` uses
+    bubblewrap when :func:`bwrap_available`; without it only ``limits`` apply and a
+    :class:`SandboxWarning` is issued.
+
+    Examples
+    --------
+    >>> cmd = sandbox_command(["python", "-c", "pass"], scratch=Path("/tmp/s"), uid=123456,
+    ...                       isolate=True)
+    >>> cmd[0].endswith("timeout"), "--unshare-net" in cmd, cmd[-3:]
+    (True, True, ['python', '-c', 'pass'])
+    """
+    scratch = Path(scratch)
+    isolate = bwrap_available() if isolate is None else isolate
+    environment = {
+        "HOME": str(scratch),
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "MPLCONFIGDIR": str(scratch / ".config" / "matplotlib"),
+        "IPYTHONDIR": str(scratch / ".ipython"),
+        "JUPYTER_CONFIG_DIR": str(scratch / ".jupyter"),
+        "XDG_CACHE_HOME": str(scratch / ".cache"),
+        "TMPDIR": "/tmp",
+        "MPLBACKEND": "Agg",
+        "CUDA_VISIBLE_DEVICES": "",
+        "RELU_COURSE_DEVICE": "cpu",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    environment |= {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
+    environment |= env or {}
+    limiter = [sys.executable, "-I", "-S", "-c", _LIMITER, json.dumps(limits.rlimits()), "--"]
+    timeout = [shutil.which("timeout") or "timeout", "-s", "KILL", str(limits.wall_seconds)]
+    if not isolate:
+        _warn_unsandboxed("bubblewrap unavailable" if os.name == "posix" else os.name)
+        envargs = ["env", "-i", *(f"{k}={v}" for k, v in environment.items())]
+        return [*timeout, *envargs, *limiter, *argv]
+    uid = secrets.randbelow(1_000_000) + 1_000_000 if uid is None else uid
+    links = [Path(d) for d in _SYSTEM_DIRS if Path(d).is_symlink()]
+    ro = [Path(d) for d in _SYSTEM_DIRS if Path(d).exists() and not Path(d).is_symlink()]
+    ro += [Path(p) for p in (*_python_roots(), *ro_paths)]
+    rw = [scratch, *(Path(p) for p in rw_paths)]
+    cmd = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session"]
+    cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--clearenv"]
+    cmd += ["--hostname", "sandbox", "--dev", "/dev", "--proc", "/proc"]
+    cmd += ["--perms", "01777", "--tmpfs", "/tmp", "--perms", "01777", "--tmpfs", "/dev/shm"]
+    existing = {p for p in ro if str(p) in _SYSTEM_DIRS} | {Path("/tmp"), Path("/dev")}
+    for d in _dirs_to_create([p for p in (*ro, *rw) if p not in existing], existing):
+        cmd += ["--perms", "0755", "--dir", str(d)]
+    for p in links:
+        cmd += ["--symlink", os.readlink(p), str(p)]
+    for p in ro:
+        cmd += ["--ro-bind", str(p), str(p)]
+    for p in rw:
+        cmd += ["--bind", str(p), str(p)]
+    for k, v in environment.items():
+        cmd += ["--setenv", k, v]
+    cmd += ["--chdir", str(scratch), "--"]
+    setpriv = [shutil.which("setpriv") or "setpriv", "--reuid", str(uid), "--regid", str(uid)]
+    setpriv += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+    return [*timeout, *cmd, *setpriv, "--", *limiter, *argv]
+
+
+def prepare_folder(path: Path, uid: int) -> None:
+    """Hand ``path`` (recursively) to the sandbox user ``uid``; a no-op when not root."""
+    if os.geteuid() != 0:
+        return
+    for root, dirs, files in os.walk(path):
+        os.chown(root, uid, uid)
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, uid)
+
+
+def run_sandboxed(
+    argv: Sequence[str],
+    *,
+    stdin: bytes = b"",
+    limits: Limits = DEFAULT_LIMITS,
+    files: dict[str, bytes] | None = None,
+    isolate: bool | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` in a fresh sandbox with a throw-away scratch folder holding ``files``.
+
+    Returns the completed process (``stdout``/``stderr`` as bytes); the scratch folder
+    and every process started inside are gone when this returns.
+
+    Examples
+    --------
+    >>> out = run_sandboxed([sys.executable, "-c", "import os; print(os.getcwd() != '')"])
+    >>> out.stdout.strip()
+    b'True'
+    """
+    with tempfile.TemporaryDirectory(prefix="relu-sbx-") as tmp:
+        scratch = Path(tmp) / "scratch"
+        scratch.mkdir()
+        for name, data in (files or {}).items():
+            (scratch / name).write_bytes(data)
+        uid = secrets.randbelow(1_000_000) + 1_000_000
+        prepare_folder(scratch, uid)
+        os.chmod(tmp, 0o755)
+        cmd = sandbox_command(argv, scratch=scratch, limits=limits, uid=uid, isolate=isolate)
+        return subprocess.run(
+            cmd, input=stdin, capture_output=True, timeout=limits.wall_seconds + 30, check=False
+        )
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernels run in :func:`sandbox_command`'s sandbox.
+
+    The kernel's working folder is a scratch copy of the folder the notebook is in
+    (nbclient passes it as ``cwd``); the copy is deleted when the kernel is cleaned up,
+    so nothing the student's code writes survives grading. Limits are traitlets, so an
+    nbgrader/jupyter config can set them (``c.SandboxKernelManager.memory_bytes = ...``).
+    """
+
+    memory_bytes = Integer(DEFAULT_LIMITS.memory_bytes, help="RLIMIT_AS per process").tag(
+        config=True
+    )
+    cpu_seconds = Integer(DEFAULT_LIMITS.cpu_seconds, help="RLIMIT_CPU per process").tag(
+        config=True
+    )
+    wall_seconds = Integer(DEFAULT_LIMITS.wall_seconds, help="kill the kernel after").tag(
+        config=True
+    )
+    nproc = Integer(DEFAULT_LIMITS.nproc, help="processes+threads of the sandbox user").tag(
+        config=True
+    )
+    isolate = Bool(True, help="use bubblewrap (False: resource limits only, loud warning)").tag(
+        config=True
+    )
+    sandbox_root = Unicode("", help="parent of the per-kernel temporary folders").tag(config=True)
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+    @property
+    def limits(self) -> Limits:
+        return replace(
+            DEFAULT_LIMITS,
+            memory_bytes=self.memory_bytes,
+            cpu_seconds=self.cpu_seconds,
+            wall_seconds=self.wall_seconds,
+            nproc=self.nproc,
+        )
+
+    def _setup_sandbox(self, cwd: str | None) -> str:
+        self._sbx_isolate = self.isolate and bwrap_available()
+        if self.isolate and not self._sbx_isolate:
+            _warn_unsandboxed("bubblewrap unavailable or not root")
+        self._sbx_tmp = Path(tempfile.mkdtemp(prefix="relu-kernel-", dir=self.sandbox_root or None))
+        os.chmod(self._sbx_tmp, 0o755)
+        scratch, conn = self._sbx_tmp / "scratch", self._sbx_tmp / "conn"
+        if cwd and Path(cwd).is_dir():
+            shutil.copytree(cwd, scratch, symlinks=False, ignore=shutil.ignore_patterns(".*"))
+        else:
+            scratch.mkdir()
+        conn.mkdir()
+        self._sbx_uid = secrets.randbelow(1_000_000) + 1_000_000
+        prepare_folder(scratch, self._sbx_uid)
+        prepare_folder(conn, self._sbx_uid)
+        self._sbx_scratch, self._sbx_conn = scratch, conn
+        self.connection_file = str(conn / "kernel.json")
+        if self.transport == "ipc":
+            self.ip = str(conn / "kernel")
+        return str(scratch)
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        kw["cwd"] = self._setup_sandbox(kw.get("cwd"))
+        env = dict(kw.get("env") or os.environ)
+        env.pop("JPY_PARENT_PID", None)  # under --unshare-pid the parent poller would quit
+        kw["env"] = env
+        return await super()._async_pre_start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if os.path.exists(self.connection_file) and os.geteuid() == 0:
+            os.chown(self.connection_file, self._sbx_uid, self._sbx_uid)
+        return sandbox_command(
+            cmd,
+            scratch=self._sbx_scratch,
+            limits=self.limits,
+            rw_paths=[self._sbx_conn],
+            uid=self._sbx_uid,
+            isolate=self._sbx_isolate,
+        )
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        try:
+            await super()._async_cleanup_resources(restart=restart)
+        finally:
+            tmp = getattr(self, "_sbx_tmp", None)
+            if tmp is not None and not restart:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute preprocessor, with :class:`SandboxKernelManager` kernels."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["kernel_manager_class"] = SandboxKernelManager
+        super().__init__(*args, **kwargs)
+
+
+def configure_nbgrader(
+    config: Any, limits: Limits = DEFAULT_LIMITS, *, isolate: bool = True
+) -> Any:
+    """Make nbgrader's autograde execute notebooks in the sandbox; returns ``config``.
+
+    ``config`` is a ``traitlets.config.Config`` (or the ``c`` of an ``nbgrader_config.py``).
+    nbgrader's ``Execute`` forces its kernel manager class through a constructor
+    argument, which configuration cannot override, so the autograde pipeline gets a
+    subclass, :class:`SandboxedExecute`, in place of ``Execute``.
+
+    Examples
+    --------
+    >>> from traitlets.config import Config
+    >>> c = configure_nbgrader(Config(), Limits(memory_bytes=2 * 2**30))
+    >>> c.Autograde.autograde_preprocessors[0].__name__, c.SandboxKernelManager.memory_bytes
+    ('SandboxedExecute', 2147483648)
+    """
+    from nbgrader.converters import Autograde
+
+    pre = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    config.Autograde.autograde_preprocessors = [
+        SandboxedExecute if p is Execute else p for p in pre
+    ]
+    for key, value in asdict(limits).items():
+        if key in ("memory_bytes", "cpu_seconds", "wall_seconds", "nproc"):
+            setattr(config.SandboxKernelManager, key, value)
+    config.SandboxKernelManager.isolate = isolate
+    return config
