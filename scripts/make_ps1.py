@@ -492,7 +492,7 @@ Write `numerical_grad(f, x, eps)`: it returns an array of `x`'s shape whose elem
         "    Returns\n"
         "    -------\n"
         "    np.ndarray\n"
-        "        The estimated gradient, with the shape and dtype of ``x``.\n"
+        "        The estimated gradient, an array with the shape of ``x``.\n"
         '    """',
         "point = np.array(x, dtype=np.float64)  # a private float64 copy\n"
         "grad = np.zeros_like(point)\n"

@@ -410,7 +410,7 @@ def fill_solutions(nb: Mapping[str, Any], sources: Mapping[str, str]) -> Noteboo
     """A copy of ``nb`` whose solution cells ``sources`` keys name get those sources.
 
     This is what a student does: type code into the answer cell. The cell's metadata
-    (grade id, checksum-free solution flag) is kept, so nbgrader grades it as usual.
+    (grade id, solution flag) is kept, so nbgrader grades it as usual.
 
     Raises
     ------
