@@ -104,7 +104,8 @@ def main() -> None:
     rows = [
         "| method | submissions | wall time (s) | per submission (s) | speed-up |",
         "|---|---:|---:|---:|---:|",
-        f"| nbgrader autograde (serial) | {args.n} | {t_base:.1f} | {t_base / args.n:.2f} | 1.00x |",
+        f"| nbgrader autograde (serial) | {args.n} | {t_base:.1f} | "
+        f"{t_base / args.n:.2f} | 1.00x |",
         f"| relu-course grade --jobs {args.jobs} | {args.n} | {t_ours:.1f} | "
         f"{t_ours / args.n:.2f} | {t_base / t_ours:.2f}x |",
     ]
