@@ -133,6 +133,14 @@ def test_one_solution_and_one_test_cell_per_function() -> None:
         if c.metadata.get("nbgrader", {}).get("grade")
     ]
     assert sum(points) == TOTAL_POINTS, f"points per question: {points}"
+    setup = harness.code_cells(nb)[0]
+    assert setup.metadata["nbgrader"]["grade_id"] == "setup", "the first code cell is the setup"
+    assert "get_device()" in setup.source and "pip" in setup.source
+    for cell in nb.cells:
+        fn = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if fn in FUNCTIONS:  # the released stub still states the contract
+            assert cell.source.startswith(f"def {fn}("), cell.source[:80]
+            assert '"""' in cell.source and "raise NotImplementedError()" in cell.source
 
 
 def test_released_notebook_scores_zero(graded: harness.AutogradeResult) -> None:
