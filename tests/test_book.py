@@ -152,7 +152,10 @@ def test_every_chapter_is_built_and_executed_without_errors(built_site: Path) ->
         assert page.is_file(), f"{page} was not built"
         nb = json.loads((executed / f"{name}.ipynb").read_text(encoding="utf8"))
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-        assert any(c["outputs"] for c in code), f"{name}: no cell has an output; was it executed?"
+        # myst-nb's jupyter_execute copy may lack the outputs of cached cells; the page has them
+        assert 'class="cell_output' in page.read_text(encoding="utf8"), (
+            f"{name}: no cell output on the page; was it executed?"
+        )
         for cell in code:
             errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
             allowed = "raises-exception" in cell.get("metadata", {}).get("tags", [])
@@ -328,5 +331,5 @@ def test_thebe_is_gone_and_favicon_and_offline_mathjax_are_there(built_site: Pat
     intro = (built_site / "intro.html").read_text(encoding="utf8")
     assert 'rel="icon" href="_static/favicon.svg"' in intro
     assert (built_site / "_static" / "favicon.svg").is_file()
-    assert 'src="_static/mathjax/tex-chtml.js"' in intro
+    assert 'src="_static/mathjax/tex-chtml.js' in intro, "MathJax is not served from _static"
     assert (built_site / "_static" / "mathjax" / "tex-chtml.js").is_file()
