@@ -757,17 +757,18 @@ def check_dead_detector(
     )  # fmt: skip
     if level == "basic":
         return
-    x = _inputs(40, alive_at=37)
+    x = _inputs(40, alive_at=13)
     model = _dead_net(["live", "one", "dead", "one"])
     _detector_case(
-        fn, "units 1 and 3 alive only at example 37 of 40", model, x, {"1": 1 / 4},
+        fn, "units 1 and 3 alive only at example 13 of 40", model, x, {"1": 1 / 4},
         "a unit that fires for a single example is alive: combine every example (and "
         "every batch) before you decide",
     )  # fmt: skip
     loader = DataLoader(TensorDataset(x, torch.zeros(40, dtype=torch.long)), batch_size=8)
     _detector_case(
-        fn, "the same net fed a DataLoader of (x, y) batches of 8", model, loader,
-        {"1": 1 / 4}, "iterate over the loader, take x = batch[0], and combine every batch",
+        fn, "the same net fed a DataLoader of (x, y) batches of 8 (example 13 in batch 2 of 5)",
+        model, loader, {"1": 1 / 4},
+        "iterate over the loader, take x = batch[0], and combine every batch",
     )  # fmt: skip
     model = _dead_net(["live", "zero", "zero", "live"])
     _detector_case(

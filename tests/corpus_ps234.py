@@ -1,0 +1,1032 @@
+"""Wrong-but-plausible and correct-but-different answers to ps2, ps3 and ps4.
+
+Each :class:`Variant` is the full source of one answer cell (what a student would type
+into the cell whose grade id is ``grade_id``). tests/test_ps234.py autogrades them with
+the real nbgrader and asserts that
+
+* a wrong variant loses points on its own test cell (``test_<grade_id>``), and on no
+  test cell outside ``affects`` (the questions whose tests use this function: a wrong
+  ``he_normal_`` also spoils ``build_mlp``, which is built on it);
+* a correct variant keeps full marks everywhere.
+
+Each wrong variant's ``why`` names the mistake it models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One answer to one solution cell."""
+
+    assignment: str
+    grade_id: str
+    name: str
+    source: str
+    correct: bool
+    why: str = ""
+    affects: tuple[str, ...] = ()
+
+    @property
+    def test_id(self) -> str:
+        return f"test_{self.grade_id}"
+
+    @property
+    def touches(self) -> set[str]:
+        """Test cells whose score this variant may change."""
+        return {self.test_id, *self.affects}
+
+
+PS2 = "ps2_vanishing_gradients"
+PS3 = "ps3_dying_relu"
+PS4 = "ps4_gpu_training"
+
+
+def _v(assignment: str, grade_id: str, name: str, source: str, **kw: object) -> Variant:
+    return Variant(assignment, grade_id, name, source.strip("\n"), **kw)  # type: ignore[arg-type]
+
+
+def wrong(
+    assignment: str, grade_id: str, name: str, why: str, source: str, **kw: object
+) -> Variant:
+    return _v(assignment, grade_id, name, source, correct=False, why=why, **kw)
+
+
+def right(assignment: str, grade_id: str, name: str, source: str) -> Variant:
+    return _v(assignment, grade_id, name, source, correct=True)
+
+
+_BUILD = ("test_build_mlp",)  # build_mlp draws its weights with the student's init
+
+# ------------------------------------------------------------------------ ps2: xavier
+
+XAVIER = [
+    wrong(
+        PS2,
+        "xavier_normal_",
+        "fan_in_only",
+        "Xavier with fan_in only (LeCun's std)",
+        """
+def xavier_normal_(weight):
+    with torch.no_grad():
+        weight.normal_(0.0, math.sqrt(1.0 / weight.shape[1]))
+    return weight
+""",
+        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "xavier_normal_",
+        "uniform_normal_bound",
+        "uniform with the normal's std as bound",
+        """
+def xavier_normal_(weight):
+    std = math.sqrt(2.0 / (weight.shape[0] + weight.shape[1]))
+    with torch.no_grad():
+        weight.uniform_(-std, std)
+    return weight
+""",
+        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "xavier_normal_",
+        "not_in_place",
+        "returns a new tensor, leaves weight alone",
+        """
+def xavier_normal_(weight):
+    std = math.sqrt(2.0 / (weight.shape[0] + weight.shape[1]))
+    return torch.randn(weight.shape) * std
+""",
+        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "xavier_normal_",
+        "no_kernel",
+        "fans ignore the conv kernel size",
+        """
+def xavier_normal_(weight):
+    std = math.sqrt(2.0 / (weight.shape[0] + weight.shape[1]))
+    with torch.no_grad():
+        weight.normal_(0.0, std)
+    return weight
+""",
+        affects=_BUILD,
+    ),
+    right(
+        PS2,
+        "xavier_normal_",
+        "randn_copy",
+        """
+def xavier_normal_(weight):
+    fan_in = math.prod(weight.shape[1:])
+    fan_out = weight.shape[0] * math.prod(weight.shape[2:])
+    with torch.no_grad():
+        weight.copy_(torch.randn_like(weight) * (2.0 / (fan_in + fan_out)) ** 0.5)
+    return weight
+""",
+    ),
+    right(
+        PS2,
+        "xavier_normal_",
+        "data_attribute",
+        """
+def xavier_normal_(weight):
+    fan_in, fan_out = weight[0].numel(), weight[:, 0].numel()
+    weight.data.normal_(mean=0.0, std=math.sqrt(2 / (fan_in + fan_out)))
+    return weight
+""",
+    ),
+]
+
+# ---------------------------------------------------------------------------- ps2: he
+
+HE = [
+    wrong(
+        PS2,
+        "he_normal_",
+        "one_over_fan_in",
+        "He with sqrt(1/fan_in): the ReLU factor 2 lost",
+        """
+def he_normal_(weight):
+    with torch.no_grad():
+        weight.normal_(0.0, math.sqrt(1.0 / weight[0].numel()))
+    return weight
+""",
+        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "he_normal_",
+        "fan_out",
+        "fan_in read from shape[0] (out_features)",
+        """
+def he_normal_(weight):
+    with torch.no_grad():
+        weight.normal_(0.0, math.sqrt(2.0 / weight.shape[0]))
+    return weight
+""",
+        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "he_normal_",
+        "no_no_grad",
+        "in-place fill recorded by autograd (fails on a Parameter)",
+        """
+def he_normal_(weight):
+    return weight.normal_(0.0, math.sqrt(2.0 / weight[0].numel()))
+""",
+        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "he_normal_",
+        "uniform_same_std",
+        "uniform with the right std, not normal",
+        """
+def he_normal_(weight):
+    bound = math.sqrt(3.0) * math.sqrt(2.0 / weight[0].numel())
+    with torch.no_grad():
+        weight.uniform_(-bound, bound)
+    return weight
+""",
+        affects=_BUILD,
+    ),
+    right(
+        PS2,
+        "he_normal_",
+        "randn_mul",
+        """
+def he_normal_(weight):
+    fan_in = 1
+    for size in weight.shape[1:]:
+        fan_in *= size
+    with torch.no_grad():
+        weight[...] = torch.randn(weight.shape, dtype=weight.dtype) * math.sqrt(2 / fan_in)
+    return weight
+""",
+    ),
+]
+
+# ---------------------------------------------------------------------- ps2: build_mlp
+
+_ACTS = (
+    'ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, '
+    '"leaky_relu": nn.LeakyReLU}\n\n'
+)
+
+BUILD = [
+    wrong(
+        PS2,
+        "build_mlp",
+        "act_after_output",
+        "an activation after the output layer too",
+        _ACTS
+        + """
+def build_mlp(depth, width, activation="relu", init="he", in_features=16, out_features=4):
+    sizes = [in_features] + [width] * depth + [out_features]
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        linear = nn.Linear(a, b)
+        if init != "default":
+            (he_normal_ if init == "he" else xavier_normal_)(linear.weight)
+            nn.init.zeros_(linear.bias)
+        layers += [linear, ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers)
+""",
+    ),
+    wrong(
+        PS2,
+        "build_mlp",
+        "init_ignored",
+        "init argument ignored: PyTorch's default init",
+        _ACTS
+        + """
+def build_mlp(depth, width, activation="relu", init="he", in_features=16, out_features=4):
+    layers = [nn.Linear(in_features, width), ACTIVATIONS[activation]()]
+    for _ in range(depth - 1):
+        layers += [nn.Linear(width, width), ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers, nn.Linear(width, out_features))
+""",
+    ),
+    wrong(
+        PS2,
+        "build_mlp",
+        "inits_swapped",
+        "'he' draws with Xavier and 'xavier' with He",
+        _ACTS
+        + """
+def build_mlp(depth, width, activation="relu", init="he", in_features=16, out_features=4):
+    sizes = [in_features] + [width] * depth + [out_features]
+    layers = []
+    for i in range(depth + 1):
+        linear = nn.Linear(sizes[i], sizes[i + 1])
+        if init != "default":
+            (xavier_normal_ if init == "he" else he_normal_)(linear.weight)
+            nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if i < depth:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+""",
+    ),
+    wrong(
+        PS2,
+        "build_mlp",
+        "bias_kept",
+        "PyTorch's random biases kept with He/Xavier",
+        _ACTS
+        + """
+def build_mlp(depth, width, activation="relu", init="he", in_features=16, out_features=4):
+    sizes = [in_features] + [width] * depth + [out_features]
+    layers = []
+    for i in range(depth + 1):
+        linear = nn.Linear(sizes[i], sizes[i + 1])
+        if init == "he":
+            he_normal_(linear.weight)
+        elif init == "xavier":
+            xavier_normal_(linear.weight)
+        layers.append(linear)
+        if i < depth:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+""",
+    ),
+    right(
+        PS2,
+        "build_mlp",
+        "append_loop",
+        """
+def build_mlp(depth, width, activation="relu", init="he", in_features=16, out_features=4):
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+           "leaky_relu": nn.LeakyReLU}[activation]
+    init_fn = {"he": he_normal_, "xavier": xavier_normal_, "default": None}[init]
+    net = nn.Sequential()
+    fan_in = in_features
+    for _ in range(depth):
+        net.append(nn.Linear(fan_in, width))
+        net.append(act())
+        fan_in = width
+    net.append(nn.Linear(fan_in, out_features))
+    if init_fn is not None:
+        for module in net:
+            if isinstance(module, nn.Linear):
+                init_fn(module.weight)
+                with torch.no_grad():
+                    module.bias.fill_(0.0)
+    return net
+""",
+    ),
+]
+
+# ------------------------------------------------------------------- ps2: grad norms
+
+GRAD = [
+    wrong(
+        PS2,
+        "grad_norm_per_layer",
+        "reversed",
+        "output layer first (backprop order)",
+        """
+def grad_norm_per_layer(model, x, y):
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    norms = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+    return norms[::-1]
+""",
+    ),
+    wrong(
+        PS2,
+        "grad_norm_per_layer",
+        "activation_norms",
+        "norms of layer outputs, not of dL/dW",
+        """
+def grad_norm_per_layer(model, x, y):
+    norms = []
+    handles = [m.register_forward_hook(lambda mod, i, out: norms.append(out.norm().item()))
+               for m in model.modules() if isinstance(m, nn.Linear)]
+    try:
+        model.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+    finally:
+        for h in handles:
+            h.remove()
+    return norms
+""",
+    ),
+    wrong(
+        PS2,
+        "grad_norm_per_layer",
+        "no_zero_grad",
+        "gradients pile up across calls",
+        """
+def grad_norm_per_layer(model, x, y):
+    F.cross_entropy(model(x), y).backward()
+    return [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+""",
+    ),
+    wrong(
+        PS2,
+        "grad_norm_per_layer",
+        "sum_loss",
+        "summed cross-entropy instead of the mean",
+        """
+def grad_norm_per_layer(model, x, y):
+    model.zero_grad()
+    F.cross_entropy(model(x), y, reduction="sum").backward()
+    return [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+""",
+    ),
+    wrong(
+        PS2,
+        "grad_norm_per_layer",
+        "with_biases",
+        "every parameter, biases included",
+        """
+def grad_norm_per_layer(model, x, y):
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    return [p.grad.norm().item() for p in model.parameters()]
+""",
+    ),
+    wrong(
+        PS2,
+        "grad_norm_per_layer",
+        "weight_norms",
+        "norm of the weight, not of its gradient",
+        """
+def grad_norm_per_layer(model, x, y):
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    return [m.weight.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+""",
+    ),
+    right(
+        PS2,
+        "grad_norm_per_layer",
+        "autograd_grad",
+        """
+def grad_norm_per_layer(model, x, y):
+    weights = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    grads = torch.autograd.grad(nn.CrossEntropyLoss()(model(x), y), weights)
+    return [float(torch.linalg.norm(g)) for g in grads]
+""",
+    ),
+    right(
+        PS2,
+        "grad_norm_per_layer",
+        "set_to_none_sqrt",
+        """
+def grad_norm_per_layer(model, x, y):
+    for p in model.parameters():
+        p.grad = None
+    loss = F.cross_entropy(model(x), y, reduction="mean")
+    loss.backward()
+    out = []
+    for _, module in model.named_modules():
+        if type(module) is nn.Linear:
+            out.append(math.sqrt(float((module.weight.grad ** 2).sum())))
+    return out
+""",
+    ),
+]
+
+# --------------------------------------------------------------- ps3: dead detector
+
+DEAD = [
+    wrong(
+        PS3,
+        "dead_fraction_per_layer",
+        "first_example",
+        "decides from one example only",
+        """
+def dead_fraction_per_layer(model, data):
+    x = data if isinstance(data, torch.Tensor) else next(iter(data))[0]
+    out = {}
+    handles = [m.register_forward_hook(
+        lambda mod, i, o, n=n: out.__setitem__(n, (o[0] == 0).float().mean().item()))
+        for n, m in model.named_modules() if isinstance(m, ACTIVATION_LAYERS)]
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return out
+""",
+    ),
+    wrong(
+        PS3,
+        "dead_fraction_per_layer",
+        "pre_activation_negative",
+        "counts inputs < 0 of the activation (misses exactly-zero pre-activations)",
+        """
+def dead_fraction_per_layer(model, data):
+    alive = {}
+    def make(n):
+        def hook(mod, inputs):
+            z = inputs[0]
+            a = (z >= 0).transpose(0, 1).reshape(z.shape[1], -1).any(1)
+            alive[n] = alive[n] | a if n in alive else a
+        return hook
+    handles = [m.register_forward_pre_hook(make(n)) for n, m in model.named_modules()
+               if isinstance(m, ACTIVATION_LAYERS)]
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            for b in [data] if isinstance(data, torch.Tensor) else data:
+                model(b[0] if isinstance(b, (list, tuple)) else b)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return {n: 1 - a.float().mean().item() for n, a in alive.items()}
+""",
+    ),
+    wrong(
+        PS3,
+        "dead_fraction_per_layer",
+        "hooks_left",
+        "never removes its hooks",
+        """
+def dead_fraction_per_layer(model, data):
+    alive = {}
+    def make(n):
+        def hook(mod, i, o):
+            a = (o != 0).transpose(0, 1).reshape(o.shape[1], -1).any(1)
+            alive[n] = alive[n] | a if n in alive else a
+        return hook
+    for n, m in model.named_modules():
+        if isinstance(m, ACTIVATION_LAYERS):
+            m.register_forward_hook(make(n))
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        for b in [data] if isinstance(data, torch.Tensor) else data:
+            model(b[0] if isinstance(b, (list, tuple)) else b)
+    model.train(was)
+    return {n: 1 - a.float().mean().item() for n, a in alive.items()}
+""",
+    ),
+    wrong(
+        PS3,
+        "dead_fraction_per_layer",
+        "leq_zero",
+        "output <= 0 counts as dead (LeakyReLU dies)",
+        """
+def dead_fraction_per_layer(model, data):
+    alive = {}
+    def make(n):
+        def hook(mod, i, o):
+            a = (o > 0).transpose(0, 1).reshape(o.shape[1], -1).any(1)
+            alive[n] = alive[n] | a if n in alive else a
+        return hook
+    handles = [m.register_forward_hook(make(n)) for n, m in model.named_modules()
+               if isinstance(m, ACTIVATION_LAYERS)]
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            for b in [data] if isinstance(data, torch.Tensor) else data:
+                model(b[0] if isinstance(b, (list, tuple)) else b)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return {n: 1 - a.float().mean().item() for n, a in alive.items()}
+""",
+    ),
+    wrong(
+        PS3,
+        "dead_fraction_per_layer",
+        "last_batch_only",
+        "each batch overwrites the previous one",
+        """
+def dead_fraction_per_layer(model, data):
+    alive = {}
+    def make(n):
+        def hook(mod, i, o):
+            alive[n] = (o != 0).transpose(0, 1).reshape(o.shape[1], -1).any(1)
+        return hook
+    handles = [m.register_forward_hook(make(n)) for n, m in model.named_modules()
+               if isinstance(m, ACTIVATION_LAYERS)]
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            for b in [data] if isinstance(data, torch.Tensor) else data:
+                model(b[0] if isinstance(b, (list, tuple)) else b)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return {n: 1 - a.float().mean().item() for n, a in alive.items()}
+""",
+    ),
+    wrong(
+        PS3,
+        "dead_fraction_per_layer",
+        "mode_not_restored",
+        "leaves the model in eval mode",
+        """
+def dead_fraction_per_layer(model, data):
+    alive = {}
+    def make(n):
+        def hook(mod, i, o):
+            a = (o != 0).transpose(0, 1).reshape(o.shape[1], -1).any(1)
+            alive[n] = alive[n] | a if n in alive else a
+        return hook
+    handles = [m.register_forward_hook(make(n)) for n, m in model.named_modules()
+               if isinstance(m, ACTIVATION_LAYERS)]
+    model.eval()
+    try:
+        with torch.no_grad():
+            for b in [data] if isinstance(data, torch.Tensor) else data:
+                model(b[0] if isinstance(b, (list, tuple)) else b)
+    finally:
+        for h in handles:
+            h.remove()
+    return {n: 1 - a.float().mean().item() for n, a in alive.items()}
+""",
+    ),
+    wrong(
+        PS3,
+        "dead_fraction_per_layer",
+        "per_element",
+        "conv: counts (channel, position) pairs",
+        """
+def dead_fraction_per_layer(model, data):
+    alive = {}
+    def make(n):
+        def hook(mod, i, o):
+            a = (o != 0).any(0).flatten()
+            alive[n] = alive[n] | a if n in alive else a
+        return hook
+    handles = [m.register_forward_hook(make(n)) for n, m in model.named_modules()
+               if isinstance(m, ACTIVATION_LAYERS)]
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            for b in [data] if isinstance(data, torch.Tensor) else data:
+                model(b[0] if isinstance(b, (list, tuple)) else b)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return {n: 1 - a.float().mean().item() for n, a in alive.items()}
+""",
+    ),
+    right(
+        PS3,
+        "dead_fraction_per_layer",
+        "abs_amax",
+        """
+def dead_fraction_per_layer(model, data):
+    peak = {}
+    def make(name):
+        def hook(module, inputs, output):
+            dims = [d for d in range(output.dim()) if d != 1]
+            m = output.abs().amax(dim=dims)
+            peak[name] = torch.maximum(peak[name], m) if name in peak else m
+        return hook
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, ACTIVATION_LAYERS):
+            handles.append(module.register_forward_hook(make(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            if isinstance(data, torch.Tensor):
+                model(data)
+            else:
+                for x, *_ in data:
+                    model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {name: float((m == 0).double().mean()) for name, m in peak.items()}
+""",
+    ),
+    right(
+        PS3,
+        "dead_fraction_per_layer",
+        "count_zeros",
+        """
+def dead_fraction_per_layer(model, data):
+    zeros, seen = {}, {}
+    def make(name):
+        def hook(module, inputs, output):
+            per_unit = output.transpose(0, 1).reshape(output.shape[1], -1)
+            zeros[name] = zeros.get(name, 0) + (per_unit == 0).sum(dim=1)
+            seen[name] = seen.get(name, 0) + per_unit.shape[1]
+        return hook
+    handles = [module.register_forward_hook(make(name))
+               for name, module in model.named_modules()
+               if isinstance(module, ACTIVATION_LAYERS)]
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            batches = (data,) if torch.is_tensor(data) else data
+            for batch in batches:
+                model(batch if torch.is_tensor(batch) else batch[0])
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes.items():
+            m.training = mode
+    return {name: (zeros[name] == seen[name]).float().mean().item() for name in zeros}
+""",
+    ),
+]
+
+# ---------------------------------------------------------------------- ps3: rescue
+
+RESCUE = [
+    wrong(
+        PS3,
+        "rescue_recipe",
+        "still_dying",
+        "negative biases and a large learning rate",
+        """
+def rescue_recipe():
+    return {"activation": "relu", "bias_init": -1.0, "lr": 0.5}
+""",
+    ),
+    wrong(
+        PS3,
+        "rescue_recipe",
+        "alive_but_inaccurate",
+        "alive (leaky) but too fast to learn",
+        """
+def rescue_recipe():
+    return {"activation": "leaky_relu", "bias_init": -1.0, "lr": 0.5}
+""",
+    ),
+    wrong(
+        PS3,
+        "rescue_recipe",
+        "missing_key",
+        "the recipe lacks bias_init",
+        """
+def rescue_recipe():
+    return {"activation": "leaky_relu", "lr": 0.05}
+""",
+    ),
+    right(
+        PS3,
+        "rescue_recipe",
+        "leaky",
+        """
+def rescue_recipe():
+    return dict(activation="leaky_relu", bias_init=0.0, lr=0.2, negative_slope=0.1)
+""",
+    ),
+    right(
+        PS3,
+        "rescue_recipe",
+        "relu_zero_bias",
+        """
+def rescue_recipe():
+    return {"activation": "relu", "bias_init": 0, "lr": 0.2}
+""",
+    ),
+]
+
+# ------------------------------------------------------------ ps4: autograd Function
+
+_FN_HEAD = """
+class LeakyReLUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+"""
+
+FUNCTION = [
+    wrong(
+        PS4,
+        "LeakyReLUFunction",
+        "kink_one",
+        "x >= 0 gives slope 1 at the kink",
+        _FN_HEAD
+        + """
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return torch.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.where(x >= 0, 1.0, ctx.negative_slope).to(x.dtype), None
+""",
+    ),
+    wrong(
+        PS4,
+        "LeakyReLUFunction",
+        "ignores_grad_output",
+        "returns the local slope only",
+        _FN_HEAD
+        + """
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return torch.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return torch.where(x > 0, 1.0, ctx.negative_slope).to(x.dtype), None
+""",
+    ),
+    wrong(
+        PS4,
+        "LeakyReLUFunction",
+        "max_forward",
+        "max(x, a x): wrong for a > 1",
+        _FN_HEAD
+        + """
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return torch.maximum(x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.where(x > 0, 1.0, ctx.negative_slope).to(x.dtype), None
+""",
+    ),
+    wrong(
+        PS4,
+        "LeakyReLUFunction",
+        "in_place",
+        "scales the caller's tensor in place",
+        _FN_HEAD
+        + """
+        ctx.negative_slope = negative_slope
+        ctx.save_for_backward(x > 0)
+        x[x <= 0] *= negative_slope
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (positive,) = ctx.saved_tensors
+        return grad_output * torch.where(positive, 1.0, ctx.negative_slope).to(
+            grad_output.dtype), None
+""",
+    ),
+    wrong(
+        PS4,
+        "LeakyReLUFunction",
+        "relu_backward",
+        "backward of ReLU: 0 on the negative side",
+        _FN_HEAD
+        + """
+        ctx.save_for_backward(x)
+        return torch.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * (x > 0).to(grad_output.dtype), None
+""",
+    ),
+    right(
+        PS4,
+        "LeakyReLUFunction",
+        "saved_output",
+        _FN_HEAD
+        + """
+        out = torch.where(x > 0, x, negative_slope * x)
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        positive = (x > 0).to(grad_output.dtype)
+        return grad_output * positive + grad_output * (1 - positive) * ctx.slope, None
+""",
+    ),
+    right(
+        PS4,
+        "LeakyReLUFunction",
+        "mask_arithmetic",
+        _FN_HEAD
+        + """
+        mask = x > 0
+        ctx.save_for_backward(mask)
+        ctx.negative_slope = negative_slope
+        return x * mask + negative_slope * x * (~mask)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (mask,) = ctx.saved_tensors
+        grad = grad_output.clone()
+        grad[~mask] *= ctx.negative_slope
+        return grad, None
+""",
+    ),
+]
+
+# --------------------------------------------------------------------- ps4: PReLU
+
+_PRELU_INIT = """
+class PReLU(nn.Module):
+    def __init__(self, num_parameters=1, init=0.25):
+        super().__init__()
+"""
+
+PRELU = [
+    wrong(
+        PS4,
+        "PReLU",
+        "not_learnable",
+        "slope stored as a plain tensor",
+        _PRELU_INIT
+        + """
+        self.num_parameters = num_parameters
+        self.weight = torch.full((num_parameters,), float(init))
+
+    def forward(self, x):
+        w = self.weight.reshape(1, -1, *([1] * (x.dim() - 2))) if self.num_parameters > 1 \\
+            else self.weight
+        return torch.where(x > 0, x, w * x)
+""",
+    ),
+    wrong(
+        PS4,
+        "PReLU",
+        "positive_side",
+        "slope on the positive side",
+        _PRELU_INIT
+        + """
+        self.num_parameters = num_parameters
+        self.weight = nn.Parameter(torch.full((num_parameters,), float(init)))
+
+    def forward(self, x):
+        w = self.weight.reshape(1, -1, *([1] * (x.dim() - 2))) if self.num_parameters > 1 \\
+            else self.weight
+        return torch.where(x > 0, w * x, x)
+""",
+    ),
+    wrong(
+        PS4,
+        "PReLU",
+        "last_dim_channels",
+        "broadcasts the slopes along the last dim",
+        _PRELU_INIT
+        + """
+        self.weight = nn.Parameter(torch.full((num_parameters,), float(init)))
+
+    def forward(self, x):
+        return torch.where(x > 0, x, self.weight * x)
+""",
+    ),
+    wrong(
+        PS4,
+        "PReLU",
+        "item_slope",
+        "float(weight) cuts the gradient to the slope",
+        _PRELU_INIT
+        + """
+        self.weight = nn.Parameter(torch.full((num_parameters,), float(init)))
+
+    def forward(self, x):
+        if self.weight.numel() == 1:
+            return torch.where(x > 0, x, self.weight.item() * x)
+        w = self.weight.detach().reshape(1, -1, *([1] * (x.dim() - 2)))
+        return torch.where(x > 0, x, w * x)
+""",
+    ),
+    right(
+        PS4,
+        "PReLU",
+        "relu_difference",
+        _PRELU_INIT
+        + """
+        self.weight = nn.Parameter(init * torch.ones(num_parameters))
+
+    def forward(self, x):
+        shape = [1] * x.dim()
+        if self.weight.numel() > 1:
+            shape[1] = -1
+        w = self.weight.view(shape) if x.dim() else self.weight
+        return F.relu(x) - w * F.relu(-x)
+""",
+    ),
+]
+
+# ---------------------------------------------------------------- ps4: digits model
+
+DIGITS = [
+    wrong(
+        PS4,
+        "train_digits_model",
+        "untrained",
+        "returns the model without training it",
+        """
+def train_digits_model(X_train, y_train, device):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
+""",
+    ),
+    wrong(
+        PS4,
+        "train_digits_model",
+        "too_little",
+        "one epoch at a tiny learning rate",
+        """
+def train_digits_model(X_train, y_train, device):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    for start in range(0, len(X_train), 128):
+        loss = F.cross_entropy(model(X_train[start:start + 128].to(device)),
+                               y_train[start:start + 128].to(device))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+""",
+    ),
+    right(
+        PS4,
+        "train_digits_model",
+        "sgd_two_hidden",
+        """
+def train_digits_model(X_train, y_train, device):
+    from torch.utils.data import DataLoader, TensorDataset
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(64, 96), nn.ReLU(), nn.Linear(96, 96), nn.ReLU(),
+                          nn.Linear(96, 10)).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loader = DataLoader(TensorDataset(X_train, y_train), batch_size=32, shuffle=True)
+    for _ in range(15):
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+    return model
+""",
+    ),
+]
+
+ALL: list[Variant] = [*XAVIER, *HE, *BUILD, *GRAD, *DEAD, *RESCUE, *FUNCTION, *PRELU, *DIGITS]
+
+
+def variants(assignment: str, *, correct: bool | None = None) -> list[Variant]:
+    """The corpus of one assignment, optionally only the correct or the wrong ones."""
+    return [
+        v for v in ALL if v.assignment == assignment and (correct is None or v.correct == correct)
+    ]

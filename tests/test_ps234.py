@@ -1,0 +1,204 @@
+"""Tests of the graded notebooks ps2, ps3 and ps4, with the real nbgrader.
+
+For each assignment ONE ``nbgrader autograde`` call grades a batch of submissions:
+
+* ``released``: the student notebook as generated, unanswered: 0 on every question;
+* ``reference``: the released notebook with the solutions typed in: full marks;
+* ``mixed_<k>``: answers from tests/corpus_ps234.py, several at once (one per answer
+  cell, the reference in the others), packed so that no wrong answer can spoil another
+  answer's question: each wrong one must lose points on its own question and on
+  nothing outside its declared dependencies; each correct one keeps full marks.
+
+The solution notebooks must also pass ``nbgrader validate``, and the notebooks'
+cells must follow the grading conventions (the re-grader parses them).
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from tests import corpus_ps234 as corpus
+from tests.corpus_ps234 import Variant
+from tests.nbgrader_harness import (
+    EXERCISES_DIR,
+    SOLUTIONS_DIR,
+    AutogradeResult,
+    autograde,
+    fill_solutions,
+    grade_ids,
+    released_notebook,
+    solution_sources,
+    validate,
+)
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENTS = [corpus.PS2, corpus.PS3, corpus.PS4]
+
+
+def pack(variants: list[Variant]) -> list[list[Variant]]:
+    """Group variants into submissions: one answer per cell, no cross-talk between them.
+
+    Two variants share a submission only if they answer different cells and neither can
+    change the score of the other's test cell (see ``Variant.touches``).
+    """
+    subs: list[list[Variant]] = []
+    for v in variants:
+        for sub in subs:
+            if all(
+                w.grade_id != v.grade_id
+                and v.test_id not in w.touches
+                and w.test_id not in v.touches
+                for w in sub
+            ):
+                sub.append(v)
+                break
+        else:
+            subs.append([v])
+    return subs
+
+
+class Graded:
+    """One autograde batch of an assignment and what each submission holds."""
+
+    def __init__(self, assignment: str, tmp_root) -> None:
+        self.assignment = assignment
+        released = released_notebook(assignment)
+        reference = solution_sources(assignment)
+        self.questions = set(grade_ids(released, "grade"))
+        self.subs = {f"mixed_{k}": sub for k, sub in enumerate(pack(corpus.variants(assignment)))}
+        submissions = {"released": released, "reference": fill_solutions(released, reference)}
+        for student, sub in self.subs.items():
+            # Every other answer cell holds the reference solution.
+            answers = {**reference, **{v.grade_id: v.source for v in sub}}
+            submissions[student] = fill_solutions(released, answers)
+        self.result: AutogradeResult = autograde(assignment, submissions, workdir=tmp_root)
+
+    def explain(self, student: str, grade_id: str) -> str:
+        return f"{student}/{grade_id}: {self.result.failure(student, grade_id)}"
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, tmp_path_factory) -> Graded:
+    return Graded(request.param, tmp_path_factory.mktemp(request.param))
+
+
+def test_released_notebook_scores_zero(graded: Graded) -> None:
+    scores = graded.result.scores["released"]
+    assert set(scores) == graded.questions, graded.result.log[-2000:]
+    assert all(s.max_score > 0 for s in scores.values())
+    assert {q: s.score for q, s in scores.items() if s.score != 0} == {}
+
+
+def test_reference_solutions_score_full_marks(graded: Graded) -> None:
+    scores = graded.result.scores["reference"]
+    lost = [q for q, s in scores.items() if s.lost]
+    assert not lost, "\n".join(graded.explain("reference", q) for q in lost)
+
+
+def test_each_wrong_answer_loses_points_on_its_question_only(graded: Graded) -> None:
+    problems = []
+    for student, sub in graded.subs.items():
+        scores = graded.result.scores[student]
+        allowed = set().union(*(v.touches for v in sub if not v.correct))
+        for v in sub:
+            if not v.correct and not scores[v.test_id].lost:
+                problems.append(f"{student}: {v.grade_id}/{v.name} ({v.why}) kept full marks")
+        for q, s in scores.items():
+            if q not in allowed and s.lost:
+                problems.append(f"{student}: {q} lost points\n{graded.explain(student, q)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_each_correct_variant_keeps_full_marks(graded: Graded) -> None:
+    problems = [
+        f"{student}: {v.grade_id}/{v.name}\n{graded.explain(student, v.test_id)}"
+        for student, sub in graded.subs.items()
+        for v in sub
+        if v.correct and graded.result.scores[student][v.test_id].lost
+    ]
+    assert not problems, "\n".join(problems)
+    assert sum(v.correct for sub in graded.subs.values() for v in sub) >= 1
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_notebook_passes_nbgrader_validate(assignment: str) -> None:
+    validate(SOLUTIONS_DIR / assignment / f"{assignment}.ipynb")
+
+
+# ------------------------------------------------------------- fast structural tests
+
+
+def _nb(folder, assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(folder / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def _meta(cell) -> dict:
+    return dict(cell.get("metadata", {}).get("nbgrader", {}))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_cells_follow_the_grading_conventions(assignment: str) -> None:
+    nb = _nb(SOLUTIONS_DIR, assignment)
+    cells = {_meta(c)["grade_id"]: c for c in nb.cells if "grade_id" in _meta(c)}
+    answers = [g for g, c in cells.items() if _meta(c).get("solution")]
+    assert answers, "no solution cells"
+    for grade_id in answers:
+        src = cells[grade_id].source
+        assert not _meta(cells[grade_id]).get("grade"), f"{grade_id}: answer cells are not graded"
+        head = src.split("### BEGIN SOLUTION")[0]
+        assert re.search(rf"^(def|class) {re.escape(grade_id)}\b", head, re.M), (
+            f"{grade_id}: the signature must come before ### BEGIN SOLUTION"
+        )
+        assert '"""' in head, f"{grade_id}: the docstring must come before the markers"
+        test = cells.get(f"test_{grade_id}")
+        assert test is not None, f"no test cell test_{grade_id}"
+        meta = _meta(test)
+        assert meta.get("grade") and meta.get("locked") and meta.get("points", 0) > 0
+        visible, _, hidden = test.source.partition("### BEGIN HIDDEN TESTS")
+        assert hidden and "### END HIDDEN TESTS" in hidden, f"test_{grade_id}: hidden tests"
+        assert "assert" in visible or "check" in visible, f"test_{grade_id}: visible tests"
+    graded = [g for g, c in cells.items() if _meta(c).get("grade")]
+    assert sorted(graded) == sorted(f"test_{g}" for g in answers)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "get_device()" in first_code.source and "pip" in first_code.source
+
+
+@pytest.mark.parametrize("folder", [SOLUTIONS_DIR, EXERCISES_DIR], ids=["solutions", "exercises"])
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_notebooks_have_no_outputs(folder, assignment: str) -> None:
+    nb = _nb(folder, assignment)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and
+             (c.get("outputs") or c.get("execution_count"))]  # fmt: skip
+    assert not dirty, f"cells {dirty} of {folder.name}/{assignment} carry outputs"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_exercise_matches_nbgrader_release(assignment: str) -> None:
+    fresh = released_notebook(assignment)
+    committed = _nb(EXERCISES_DIR, assignment)
+    assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], (
+        f"exercises/{assignment} is stale: regenerate it with nbgrader generate_assignment"
+    )
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_corpus_covers_every_answer_cell(assignment: str) -> None:
+    answers = set(grade_ids(_nb(SOLUTIONS_DIR, assignment), "solution"))
+    for grade_id in answers:
+        kinds = {v.correct for v in corpus.variants(assignment) if v.grade_id == grade_id}
+        assert kinds == {True, False}, f"{grade_id}: needs wrong and correct variants"
+    assert {v.grade_id for v in corpus.variants(assignment)} <= answers
+
+
+def test_pack_keeps_dependent_answers_apart() -> None:
+    subs = pack(corpus.variants(corpus.PS2))
+    for sub in subs:
+        ids = [v.grade_id for v in sub]
+        assert len(ids) == len(set(ids))
+        wrong_inits = {v.grade_id for v in sub if not v.correct} & {"he_normal_", "xavier_normal_"}
+        if "build_mlp" in ids:
+            assert not wrong_inits
