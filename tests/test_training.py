@@ -15,6 +15,16 @@ from relu_course import training
 from relu_course.data import as_loaders, digits_loaders, make_xor
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine, 2 threads made this run 13x slower
+    (10.7 s against 0.8 s, measured) because the threads wait for each other's cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def no_accelerators(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RELU_COURSE_DEVICE", raising=False)
@@ -241,17 +251,7 @@ def test_train_is_reproducible() -> None:
     assert run() == run()
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine, 2 threads made this run 13x slower
-    (10.7 s against 0.8 s, measured) because the threads wait for each other's cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_digits_mlp_reaches_95_percent_quickly(one_thread: None) -> None:
+def test_digits_mlp_reaches_95_percent_quickly() -> None:
     """The course's promise: a plain ReLU MLP learns the digits on a CPU in seconds."""
     training.seed_everything(0)
     train_loader, test_loader = digits_loaders(batch_size=64, seed=0)
