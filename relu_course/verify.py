@@ -170,7 +170,7 @@ def battery_for(function: str) -> list[checks.Case] | None:
 # runs; the student's stdout/stderr go to /dev/null; the answer is one JSON line on a
 # private copy of the original stdout, then os._exit (no student atexit hooks).
 _HARNESS = r"""
-import base64, json, math, os, sys, types, warnings
+import ast, base64, json, math, os, sys, types, warnings
 import numpy as np
 
 _type, _id, _len, _str, _list, _tuple, _bytes = type, id, len, str, list, tuple, bytes
@@ -210,10 +210,20 @@ namespace = {"__name__": "__main__", "np": np, "numpy": np, "math": math,
              "torch": _LazyTorch("torch")}
 cell_error = None
 for i, source in enumerate(request["cells"]):
+    # one top-level statement at a time: a failing statement (a debugging print, a call
+    # to get_ipython) does not stop the definitions after it; never more lenient than
+    # the notebook in effect, since the final score is the minimum of both verdicts
     try:
-        exec(compile(source, f"<cell {i}>", "exec"), namespace)
+        statements = ast.parse(source).body
     except _BaseException as exc:
         cell_error = f"cell {i}: {_qualname(_type(exc))}: {exc}"[:500]
+        continue
+    for stmt in statements:
+        try:
+            code = compile(ast.Module(body=[stmt], type_ignores=[]), f"<cell {i}>", "exec")
+            exec(code, namespace)
+        except _BaseException as exc:
+            cell_error = f"cell {i}: {_qualname(_type(exc))}: {exc}"[:500]
 fn = namespace.get(request["function"])
 
 
@@ -540,6 +550,11 @@ def verify_submission(
     """
     release, submitted = _load(release_nb), _load(submitted_nb)
     student = _student_cells(release, submitted)
+    stubs = {
+        gid: _source(cells[0][1]).strip()
+        for gid, cells in _by_grade_id(release).items()
+        if _meta(cells[0][1]).get("solution")
+    }
     todo = []
     for gid, fn, points in _graded_functions(release):
         cases = battery_for(fn)
@@ -552,6 +567,9 @@ def verify_submission(
         cells, flags = _cells_for(fn, student)
         if not cells:
             passed, message = False, f"no cell of the submission defines {fn}()"
+        elif cells[-1][1].strip() == stubs.get(fn):
+            # the released stub raises NotImplementedError: nothing to run
+            passed, message = False, f"{fn}() is the released stub (not attempted)"
         else:
             obs, note = observe_clean(
                 fn, [src for _, src in cells], cases, limits=limits, isolate=isolate
@@ -900,7 +918,16 @@ def audit_notebook(
             )
     for label, src, _ in _student_cells(release, submitted):
         flags.extend(scan_source(src, label))
-    if autograded_nb is not None:
+    if isinstance(autograded_nb, (str, Path)) and not Path(autograded_nb).is_file():
+        flags.append(
+            Flag(
+                "not-graded",
+                "notebook",
+                "nbgrader produced no graded notebook (a time limit, a dead kernel or an "
+                "error: see the grading log)",
+            )
+        )
+    elif autograded_nb is not None:
         flags.extend(_runtime_flags(release, _load(autograded_nb), source_nb))
     return flags
 
