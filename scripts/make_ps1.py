@@ -152,6 +152,9 @@ The graders check exactly this, for each of your functions:
 * **Parameters other than the defaults work**: `negative_slope` may be any number,
   even larger than 1; `alpha` any positive number.
 * NaN inputs are not graded.
+* `numerical_grad(f, x, eps)` gets a function `f` that maps an array to a float; it
+  returns an `np.ndarray` of `x`'s shape holding central differences taken one element
+  at a time, and leaves `x` unchanged.
 
 Warnings do not cost points: if your correct code makes NumPy print an overflow
 warning (say, from `np.exp(1000.0)`), the checks silence warnings raised inside your
