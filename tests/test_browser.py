@@ -106,6 +106,9 @@ class PageVisit:
     mathjax_error: str = ""
     images: list[dict[str, Any]] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    figures: list[dict[str, Any]] = field(default_factory=list)
+    content_images: int = 0
+    figure_reprs: list[str] = field(default_factory=list)
 
 
 # In-page scripts. MathJax 3 resolves startup.promise after the first typesetting pass.
@@ -160,7 +163,16 @@ JS_COLLECT = """
             caption: cap ? cap.textContent.trim() : ''};
   });
   const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
-  return {math_total: maths.length, unrendered, raw, images, links};
+  const article = document.querySelector('article') || document.body;
+  const figures = Array.from(article.querySelectorAll('figure')).map(f => ({
+    id: f.id || '', has_media: !!f.querySelector('img, svg, object, video, canvas'),
+    caption: (f.querySelector('figcaption') || {textContent: ''})
+               .textContent.trim().slice(0, 60)}));
+  const content_images = article.querySelectorAll('img').length;
+  const reprs = (article.innerText.match(/<(Figure|matplotlib\\.[\\w.]+) [^>]*>/g) || [])
+                  .slice(0, 5);
+  return {math_total: maths.length, unrendered, raw, images, links, figures, content_images,
+          reprs};
 }
 """
 
@@ -297,6 +309,9 @@ def _visit(browser: Any, base_url: str, path: str) -> PageVisit:
     visit.raw_delimiters = seen["raw"]
     visit.images = seen["images"]
     visit.links = seen["links"]
+    visit.figures = seen["figures"]
+    visit.content_images = seen["content_images"]
+    visit.figure_reprs = seen["reprs"]
     return visit
 
 
@@ -444,6 +459,33 @@ def test_every_image_loads(visits: dict[str, PageVisit]) -> None:
         for p, v in visits.items()
     }
     _fail_if_any(found, "images that did not load:")
+
+
+def test_figures_show_images(visits: dict[str, PageVisit]) -> None:
+    """Each <figure> holds an image, and no plot was printed as ``<Figure size ...>`` text.
+
+    A matplotlib figure turns into that text when the kernel has no inline backend, e.g.
+    when MPLBACKEND=Agg is in the environment of the book build.
+    """
+    found = {}
+    for path, v in visits.items():
+        items = [
+            f"figure #{f['id'] or '?'} ({f['caption']!r}) holds no image"
+            for f in v.figures
+            if not f["has_media"]
+        ]
+        items += [f"plot printed as text: {r}" for r in v.figure_reprs]
+        found[path] = items
+    _fail_if_any(
+        found,
+        "figures without an image (if the text is `<Figure size ...>`, the kernels ran "
+        "without matplotlib's inline backend: build without MPLBACKEND=Agg):",
+    )
+    with_images = [p for p, v in visits.items() if p.startswith("chapters/") and v.content_images]
+    assert with_images, (
+        "no chapter page shows a single image in its content: the chapters' plots are "
+        "missing, so the image and alt-text checks have nothing to check"
+    )
 
 
 def test_every_image_has_alt_text_or_caption(visits: dict[str, PageVisit]) -> None:
