@@ -744,9 +744,9 @@ class PReLU(nn.Module):
 act = PReLU()
 assert isinstance(act.weight, nn.Parameter), "self.weight must be an nn.Parameter"
 assert [name for name, _ in act.named_parameters()] == ["weight"], "one parameter: weight"
-x = torch.tensor([[-2.0, 0.0, 3.0]])
+x = torch.tensor([[-2.0, 0.0, 3.0]], requires_grad=True)
 y = act(x)
-assert torch.allclose(y, torch.tensor([[-0.5, 0.0, 3.0]])), f"PReLU()(x) = {y}"
+assert torch.allclose(y, torch.tensor([[-0.5, 0.0, 3.0]])), f"PReLU()(x) = {y.detach()}"
 y.sum().backward()
 assert act.weight.grad is not None, "no gradient reached weight"
 assert torch.allclose(act.weight.grad, torch.tensor([-2.0])), f"dL/dweight = {act.weight.grad}"
