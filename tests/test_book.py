@@ -333,3 +333,16 @@ def test_thebe_is_gone_and_favicon_and_offline_mathjax_are_there(built_site: Pat
     assert (built_site / "_static" / "favicon.svg").is_file()
     assert 'src="_static/mathjax/tex-chtml.js' in intro, "MathJax is not served from _static"
     assert (built_site / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+@pytest.mark.slow
+def test_every_figure_is_an_image(built_site: Path) -> None:
+    """A kernel on a non-inline matplotlib backend glues '<Figure size ...>' text, not a PNG."""
+    for source in _notebook_chapters():
+        name = source.relative_to(ROOT).with_suffix("").as_posix()
+        page = (built_site / f"{name}.html").read_text(encoding="utf8")
+        assert "&lt;Figure size" not in page, f"{name}: a figure was rendered as text"
+        for figure in re.findall(
+            r'<figure class="align-default" id="[^"]*">(.*?)</figure>', page, re.S
+        ):
+            assert "<img" in figure, f"{name}: a figure without an image: {figure[:200]}"
