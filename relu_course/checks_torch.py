@@ -35,13 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-try:  # one exception type for every check of the course
-    from relu_course.checks import CheckFailed
-except ImportError:  # pragma: no cover - only while relu_course.checks is not there
-
-    class CheckFailed(AssertionError):  # type: ignore[no-redef]
-        """A self-check failed; the message says which case, what was expected and why."""
-
+from relu_course.checks import CheckFailed  # one exception type for every check
 
 __all__ = [
     "ACTIVATION_LAYERS",
