@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test bench demo release lint clean venv
+.PHONY: book test bench demo release lint clean venv notebooks
 
 venv: $(STAMP)
 
@@ -39,6 +39,10 @@ demo: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/relu-course release
+
+# Regenerate the output-free notebook twins of the chapters (Colab/Binder launch targets).
+notebooks: $(STAMP)
+	$(BIN)/python _ext/notebook_twins.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check relu_course tests scripts
