@@ -9,6 +9,7 @@ One module per concept::
     diagnostics        dead units, gradient norms, activation statistics, born-dead odds
     plotting           figures in one style; every function returns the Figure
     checks             student self-checks, also used by the graded notebooks
+    checks_torch       self-checks for the torch-based assignments (ps2-ps4)
 
 Submodules are imported lazily, so ``import relu_course`` is cheap and does not
 import torch until a torch-based module is used.
@@ -29,6 +30,7 @@ _SUBMODULES = (
     "diagnostics",
     "plotting",
     "checks",
+    "checks_torch",
 )
 
 __all__ = ["__version__", *_SUBMODULES]
