@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from corpus_ps1 import CORRECT, WRONG, load
 
 from relu_course import activations as A
 from relu_course.checks import (
@@ -23,7 +24,6 @@ from relu_course.checks import (
     judge,
     observe,
 )
-from tests.corpus_ps1 import CORRECT, WRONG, load
 
 PS1 = [
     "relu", "relu_grad", "leaky_relu", "leaky_relu_grad", "elu", "elu_grad", "sigmoid",

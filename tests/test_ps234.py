@@ -19,10 +19,8 @@ import re
 
 import nbformat
 import pytest
-
-from tests import corpus_ps234 as corpus
-from tests.corpus_ps234 import Variant
-from tests.nbgrader_harness import (
+from corpus_ps234 import Variant
+from nbgrader_harness import (
     EXERCISES_DIR,
     SOLUTIONS_DIR,
     AutogradeResult,
@@ -33,6 +31,8 @@ from tests.nbgrader_harness import (
     solution_sources,
     validate,
 )
+
+from tests import corpus_ps234 as corpus
 
 pytestmark = pytest.mark.slow
 
