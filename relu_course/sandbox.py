@@ -363,6 +363,10 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         kw["cwd"] = self._setup_sandbox(kw.get("cwd"))
+        # signals from outside cannot reach a kernel in its own session and PID namespace
+        # (and `timeout` would turn SIGINT into SIGKILL): interrupt through the control
+        # channel instead (ipykernel then sends SIGINT to itself)
+        self.kernel_spec.interrupt_mode = "message"
         env = dict(kw.get("env") or os.environ)
         env.pop("JPY_PARENT_PID", None)  # under --unshare-pid the parent poller would quit
         kw["env"] = env

@@ -61,6 +61,7 @@ __all__ = [
     "Verdict",
     "audit_notebook",
     "battery_for",
+    "batteries_in_tests",
     "check_submission",
     "observe_clean",
     "scan_source",
@@ -162,6 +163,57 @@ def battery_for(function: str) -> list[checks.Case] | None:
         return checks.battery(base, grad=grad, level="full")
     except ValueError:
         return None
+
+
+def batteries_in_tests(nb: Any) -> dict[str, tuple[str, list[checks.Case]]]:
+    """``{test grade id: (function, cases)}`` from the check calls in a notebook's test cells.
+
+    A test cell ``test_<fn>`` that calls ``check_activation(fn, "name", grad=..., level=...,
+    **params)`` or ``check_numerical_grad(fn, level=...)`` (literal arguments) is graded by
+    those batteries; the cases of all its calls are re-verified. Pass the instructor's
+    source notebook to include the hidden tests. Cells without such calls are left out
+    (their nbgrader score stands).
+
+    Examples
+    --------
+    >>> cell = {"cell_type": "code", "source": 'check_activation(relu, "relu", level="full")',
+    ...         "metadata": {"nbgrader": {"grade": True, "grade_id": "test_relu"}}}
+    >>> fn, cases = batteries_in_tests({"cells": [cell]})["test_relu"]
+    >>> fn, len(cases) == len(battery_for("relu"))
+    ('relu', True)
+    """
+    found: dict[str, tuple[str, list[checks.Case]]] = {}
+    for cell in _load(nb).get("cells", []):
+        meta = _meta(cell)
+        if not meta.get("grade") or cell.get("cell_type") != "code":
+            continue
+        tree = _parse(_source(cell))
+        for node in ast.walk(tree) if tree is not None else []:
+            cases = _call_battery(node)
+            if cases is None:
+                continue
+            fn, new = cases
+            old = found.get(meta["grade_id"], (fn, []))[1]
+            found[meta["grade_id"]] = (fn, old + new)
+    return found
+
+
+def _call_battery(node: ast.AST) -> tuple[str, list[checks.Case]] | None:
+    if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Name):
+        return None
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    try:
+        kw = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        if name == "check_numerical_grad":
+            return node.args[0].id, checks.battery("numerical_grad", level=kw.get("level", "basic"))
+        if name == "check_activation" and len(node.args) >= 2:
+            ref = ast.literal_eval(node.args[1])
+            grad, level = bool(kw.pop("grad", False)), kw.pop("level", "basic")
+            cases = checks.battery(ref, grad=grad, level=level, params=kw or None)
+            return node.args[0].id, cases
+    except (ValueError, TypeError, SyntaxError):
+        return None
+    return None
 
 
 # ----------------------------------------------------------------------------- harness
@@ -523,6 +575,7 @@ def verify_submission(
     assignment: str,
     *,
     scores: Mapping[str, float | None] | None = None,
+    source_nb: Any = None,
     limits: Limits = VERIFY_LIMITS,
     jobs: int = 2,
     isolate: bool | None = None,
@@ -539,6 +592,10 @@ def verify_submission(
     scores
         nbgrader's score per test grade id (e.g. ``{"test_relu": 1.0}``); when given, the
         final score is ``min(nbgrader, clean)`` and disagreements are flagged.
+    source_nb
+        The instructor's notebook: its test cells' check calls (hidden ones included)
+        define what is re-verified (:func:`batteries_in_tests`); without it, the visible
+        calls of the release.
     limits, jobs, isolate
         Sandbox limits of each clean process, how many run at once, and whether to use
         bubblewrap (``None``: when available).
@@ -546,7 +603,7 @@ def verify_submission(
     Returns
     -------
     list[Verdict]
-        One per test cell ``test_<function>`` of the release with a battery.
+        One per test cell ``test_<function>`` whose tests call a checks battery.
     """
     release, submitted = _load(release_nb), _load(submitted_nb)
     student = _student_cells(release, submitted)
@@ -555,11 +612,14 @@ def verify_submission(
         for gid, cells in _by_grade_id(release).items()
         if _meta(cells[0][1]).get("solution")
     }
-    todo = []
-    for gid, fn, points in _graded_functions(release):
-        cases = battery_for(fn)
-        if cases is not None:
-            todo.append((gid, fn, points, cases))
+    points = {gid: pts for gid, _, pts in _graded_functions(release)}
+    todo = [
+        (gid, fn, points[gid], cases)
+        for gid, (fn, cases) in batteries_in_tests(
+            source_nb if source_nb is not None else release
+        ).items()
+        if gid in points and cases
+    ]
 
     def one(item: tuple[str, str, float, list[checks.Case]]) -> Verdict:
         gid, fn, points, cases = item
@@ -807,7 +867,7 @@ def _checksum(cell: Mapping[str, Any]) -> str | None:
         from nbgrader.utils import compute_checksum
     except ImportError:  # pragma: no cover - nbgrader is a grading dependency
         return None
-    return compute_checksum(from_dict(dict(cell)))
+    return compute_checksum(from_dict(dict(cell, source=_source(cell))))  # raw JSON: lists
 
 
 def _text(outputs: Iterable[Mapping[str, Any]]) -> str:
@@ -1001,6 +1061,7 @@ def check_submission(
         submitted_nb,
         assignment,
         scores=scores,
+        source_nb=source_nb,
         limits=limits,
         jobs=jobs,
         isolate=isolate,
