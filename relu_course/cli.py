@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per submission (600)")
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (60)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="UNSAFE: run student code with your rights and skip the clean re-verification",
+    )
 
     p = sub.add_parser("feedback", help="feedback HTML per student, hidden tests removed")
     p.add_argument("assignment")
@@ -132,6 +137,13 @@ def cmd_collect(course: Course, args: argparse.Namespace) -> int:
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     from .grading.grade import grade
 
+    if args.no_sandbox:
+        print(
+            "WARNING: --no-sandbox: student code runs with YOUR rights (it can read "
+            "solutions/, rewrite gradebook.db, reach the network) and verdicts are not "
+            "re-verified. Use it only for trusted notebooks.",
+            file=sys.stderr,
+        )
     summary = grade(
         course,
         args.assignment,
@@ -141,6 +153,7 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
         progress=not args.no_progress,
+        sandbox=not args.no_sandbox,
     )
     print(
         f"{args.assignment}: graded {len(summary.graded)}, resumed {len(summary.reused)}, "

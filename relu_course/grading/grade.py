@@ -52,6 +52,7 @@ class Task:
     max_scores: dict[str, float]
     cell_timeout: int = 60
     renamed_from: str | None = None
+    sandbox: bool = True
 
 
 @dataclass
@@ -161,6 +162,7 @@ def grade_task(task: Task) -> Result:
             course_id=course_id(task.course),
             source_directory=task.course.source_directory,
             cell_timeout=task.cell_timeout,
+            sandbox=task.sandbox,
         )
         result.key = task.key
         if not result.grades:
@@ -308,6 +310,7 @@ def grade(
     timeout: float = 600.0,
     cell_timeout: int = 60,
     progress: bool = True,
+    sandbox: bool = True,
 ) -> GradeSummary:
     """Autograde every new or changed submission of ``assignment`` (all with ``force``).
 
@@ -376,6 +379,7 @@ def grade(
                 max_scores,
                 cell_timeout,
                 info.get("renamed_from"),
+                sandbox,
             )
         )
     jobs = jobs or os.cpu_count() or 1

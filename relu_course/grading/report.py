@@ -60,6 +60,9 @@ def review_reasons(result: Result) -> list[str]:
         if rep.get("review", True):
             cell = f" {rep['cell']}" if rep.get("cell") else ""
             reasons.append(f"repair {rep['kind']}{cell}: {rep['how']}")
+    for flag in getattr(result, "flags", []):
+        tag = "TAMPERING? " if flag.get("tampering", True) else ""
+        reasons.append(f"{tag}flag {flag['kind']} {flag['cell']}: {flag['reason']}")
     return reasons
 
 

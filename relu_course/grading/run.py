@@ -12,6 +12,7 @@ or replace :func:`autograde_one`: its inputs are folders and its output is a pla
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -48,6 +49,7 @@ class Result:
     grades: list[GradeRecord] = field(default_factory=list)
     comments: dict[str, str] = field(default_factory=dict)
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)  # relu_course.verify.Flag dicts
     key: str = ""  # hash of submission + release, for resuming
     seconds: float = 0.0
     autograded: str | None = None  # path of the autograded notebook, if any
@@ -62,7 +64,11 @@ class Result:
 
     @property
     def needs_review(self) -> bool:
-        return self.status != "graded" or any(r.get("review", True) for r in self.repairs)
+        return (
+            self.status != "graded"
+            or any(r.get("review", True) for r in self.repairs)
+            or bool(self.flags)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +125,7 @@ def autograde_one(
     course_id: str = "relu-course",
     source_directory: str = "solutions",
     cell_timeout: int = 60,
+    sandbox: bool = True,
 ) -> Result:
     """Autograde ``workdir/submitted/<student>/<assignment>`` with nbgrader, in this process.
 
@@ -132,6 +139,12 @@ def autograde_one(
         The private course folder prepared by the pipeline.
     cell_timeout : int
         Seconds each cell may run (nbgrader's ``ExecutePreprocessor.timeout``).
+    sandbox : bool
+        Run the kernel in :mod:`relu_course.sandbox` (bubblewrap; rlimits only, with a
+        loud warning, where it is unavailable) and re-verify the verdicts in clean
+        processes (:func:`relu_course.verify.check_submission`): each question scores
+        the minimum of both, and every disagreement or tampering sign becomes a flag.
+        ``False`` runs student code with the grader's rights (warns loudly).
 
     Returns
     -------
@@ -152,6 +165,16 @@ def autograde_one(
     cfg.Execute.timeout = cell_timeout
     cfg.ExecutePreprocessor.timeout = cell_timeout
     cfg.OverwriteCells.add_missing_cells = True
+    if sandbox:
+        from relu_course.sandbox import configure_nbgrader
+
+        configure_nbgrader(cfg)
+    else:
+        logging.getLogger(__name__).warning(
+            "GRADING WITHOUT A SANDBOX: %s's code runs with your rights and can read "
+            "solutions/, rewrite gradebook.db and forge its verdicts",
+            student,
+        )
     coursedir = CourseDirectory(config=cfg)
     coursedir.assignment_id = assignment
     coursedir.student_id = student
@@ -185,5 +208,53 @@ def autograde_one(
         result.message = "nbgrader autograde failed: " + " | ".join(last)
         for grade in result.grades:
             grade.score = 0.0
+    if sandbox:
+        _verify(course, assignment, student, workdir, notebook, result)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _verify(
+    course: Any, assignment: str, student: str, workdir: Path, notebook: Path, result: Result
+) -> None:
+    """Re-verify in clean processes: scores become min(nbgrader, clean); flags recorded."""
+    from relu_course.verify import Audit, audit_notebook, verify_submission
+
+    # verdicts from the repaired notebook (repairs only restore what an editor damaged);
+    # tampering checks on the file as handed in, when it is a readable nbformat-4 file
+    # (repairs would hide deleted or retagged test cells)
+    repaired = workdir / "submitted" / student / assignment / f"{assignment}.ipynb"
+    handed_in: Path | dict = repaired
+    try:
+        original = json.loads(
+            Path(course.submitted_notebook(assignment, student)).read_text(encoding="utf-8")
+        )
+        if isinstance(original, dict) and isinstance(original.get("cells"), list):
+            handed_in = original
+    except (OSError, ValueError):
+        pass
+    release = course.release_notebook(assignment)
+    scores = {g.name: g.score or 0.0 for g in result.grades}
+    audit = Audit(
+        verify_submission(
+            release,
+            repaired,
+            assignment,
+            scores=scores,
+            source_nb=course.source_notebook(assignment),
+        ),
+        audit_notebook(
+            release,
+            handed_in,
+            autograded_nb=notebook,
+            source_nb=course.source_notebook(assignment),
+        ),
+    )
+    final = audit.scores()
+    for grade in result.grades:
+        if grade.name in final and final[grade.name] is not None and grade.score is not None:
+            grade.score = min(grade.score, float(final[grade.name]))
+    result.flags = [
+        {"kind": f.kind, "cell": f.cell, "reason": f.reason, "tampering": f.tampering}
+        for f in audit.all_flags
+    ]
