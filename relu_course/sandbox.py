@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -346,6 +347,9 @@ class SandboxKernelManager(AsyncKernelManager):
             _warn_unsandboxed("bubblewrap unavailable or not root")
         self._sbx_tmp = Path(tempfile.mkdtemp(prefix="relu-kernel-", dir=self.sandbox_root or None))
         os.chmod(self._sbx_tmp, 0o755)
+        # removed with the manager or at exit, even when the kernel died and nbclient
+        # never called cleanup_resources
+        weakref.finalize(self, shutil.rmtree, str(self._sbx_tmp), True)
         scratch, conn = self._sbx_tmp / "scratch", self._sbx_tmp / "conn"
         if cwd and Path(cwd).is_dir():
             shutil.copytree(cwd, scratch, symlinks=False, ignore=shutil.ignore_patterns(".*"))
