@@ -22,7 +22,7 @@ report, also written to ``--out`` (default ``bench-results/bench.md``, not commi
 
 Usage::
 
-    python scripts/bench.py                          # everything (about 5-10 min on 2 cores)
+    python scripts/bench.py                          # everything (4.5 min on 2 busy cores)
     python scripts/bench.py --only grading,activations --out /tmp/bench.md
     python scripts/bench.py --only book --keep       # keep the cold build folder
 """
@@ -60,9 +60,10 @@ CELL_TIMEOUT = 600
 def tool_env(**extra: str) -> dict[str, str]:
     """This environment with the venv's bin/ first on PATH and no ``MPLBACKEND``.
 
-    ``MPLBACKEND`` (the Makefile exports ``Agg``) is removed: a kernel started with it
-    has no inline backend, and every chapter figure becomes the text
-    ``<Figure size ...>`` instead of an image (and is cheaper to "draw").
+    ``MPLBACKEND`` (the Makefile exports ``Agg``) is removed, so notebooks run as on a
+    student's machine: a kernel started with ``Agg`` has no inline backend and shows
+    figures as the text ``<Figure size ...>``, which is also cheaper than drawing a PNG
+    (the book's ``_ext/inline_figures.py`` restores PNGs, other notebooks would not).
     """
     env = dict(os.environ)
     first = [str(Path(sys.executable).parent), str(VENV_BIN)]
