@@ -44,8 +44,7 @@ import re
 import secrets
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -219,10 +218,14 @@ def _call_battery(node: ast.AST) -> tuple[str, list[checks.Case]] | None:
 # ----------------------------------------------------------------------------- harness
 
 # Runs in the sandbox. Everything it relies on is captured before the student's code
-# runs; the student's stdout/stderr go to /dev/null; the answer is one JSON line on a
-# private copy of the original stdout, then os._exit (no student atexit hooks).
+# runs; the student's stdout/stderr go to /dev/null. The parent never runs student code:
+# for each question it forks a child (a clean copy of itself, so no question ever sees
+# another question's cells), which runs that question's cells, observes the function and
+# sends plain JSON back through a pipe; the parent relays one JSON line on a private copy
+# of the original stdout, then os._exit (no student atexit hooks). The parent makes
+# itself non-dumpable first, so a child cannot ptrace it or write its memory.
 _HARNESS = r"""
-import ast, base64, json, math, os, sys, types, warnings
+import ast, base64, ctypes, json, math, os, select, signal, sys, time, types, warnings
 import numpy as np
 
 _type, _id, _len, _str, _list, _tuple, _bytes = type, id, len, str, list, tuple, bytes
@@ -243,40 +246,19 @@ null = os.open(os.devnull, os.O_WRONLY)
 os.dup2(null, 1)
 os.dup2(null, 2)
 sys.modules["relu_course"] = None  # the reference implementation is not available here
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+except _BaseException:
+    pass
 
 private = {}
 exec(request["helpers"], private)
-cases = []
-for c in request["cases"]:
-    x = _copy(_frombuffer(_b64d(c["x"]["bytes"]), dtype=c["x"]["dtype"]).reshape(c["x"]["shape"]))
-    cases.append((x, c))
 
 
 class _LazyTorch(types.ModuleType):
     def __getattr__(self, name):
         import torch
         return getattr(torch, name)
-
-
-namespace = {"__name__": "__main__", "np": np, "numpy": np, "math": math,
-             "torch": _LazyTorch("torch")}
-cell_error = None
-for i, source in enumerate(request["cells"]):
-    # one top-level statement at a time: a failing statement (a debugging print, a call
-    # to get_ipython) does not stop the definitions after it; never more lenient than
-    # the notebook in effect, since the final score is the minimum of both verdicts
-    try:
-        statements = ast.parse(source).body
-    except _BaseException as exc:
-        cell_error = f"cell {i}: {_qualname(_type(exc))}: {exc}"[:500]
-        continue
-    for stmt in statements:
-        try:
-            code = compile(ast.Module(body=[stmt], type_ignores=[]), f"<cell {i}>", "exec")
-            exec(code, namespace)
-        except _BaseException as exc:
-            cell_error = f"cell {i}: {_qualname(_type(exc))}: {exc}"[:500]
-fn = namespace.get(request["function"])
 
 
 def _name(obj):
@@ -287,51 +269,132 @@ def _name(obj):
     return name if name != "numpy.ndarray" else "numpy.ndarray<subclass>"
 
 
-def _observe(x, c):
-    params = dict(c["params"])
-    args = (x,)
-    if c["name"] == "numerical_grad":
-        eps = params.pop("eps")
-        args = (private[params.pop("f")], x)
-        params = {} if eps is None else {"eps": eps}
-    if fn is None or not callable(fn):
-        return {"error": f"NameError: {request['function']} is not defined ({cell_error})"}
-    with _catch(record=True) as caught, _errstate(all="ignore"):
-        _simplefilter("always")
+def _run_job(job):
+    cases = []
+    for c in job["cases"]:
+        raw = _frombuffer(_b64d(c["x"]["bytes"]), dtype=c["x"]["dtype"])
+        x = _copy(raw.reshape(c["x"]["shape"]))
+        cases.append((x, c))
+    namespace = {"__name__": "__main__", "np": np, "numpy": np, "math": math,
+                 "torch": _LazyTorch("torch")}
+    cell_error = None
+    for i, source in enumerate(job["cells"]):
+        # one top-level statement at a time: a failing statement (a debugging print, a
+        # call to get_ipython) does not stop the definitions after it; never more lenient
+        # than the notebook in effect, since the final score is the minimum of both
         try:
-            result = fn(*args, **params)
+            statements = ast.parse(source).body
         except _BaseException as exc:
-            return {"error": f"{_qualname(_type(exc))}: {exc}"[:500], "x_after": None}
-    rec = {"error": None, "type_name": _name(result), "dtype": None, "shape": None,
-           "data": None, "n_warnings": _len(caught)}
-    if _type(result) is _ndarray or _type(result) is not _ndarray and _isinstance(result, _generic):
-        rec["dtype"] = _str(result.dtype)
-    if _type(result) is _ndarray:
-        rec["shape"] = _list(result.shape)
-        data = result
-    else:
-        try:
-            with _catch():
-                _simplefilter("ignore")
-                data = _array(result, copy=True, subok=False)
-            if _type(data) is not _ndarray:
+            cell_error = f"cell {i}: {_qualname(_type(exc))}: {exc}"[:500]
+            continue
+        for stmt in statements:
+            try:
+                code = compile(ast.Module(body=[stmt], type_ignores=[]), f"<cell {i}>", "exec")
+                exec(code, namespace)
+            except _BaseException as exc:
+                cell_error = f"cell {i}: {_qualname(_type(exc))}: {exc}"[:500]
+    fn = namespace.get(job["function"])
+
+    def _observe(x, c):
+        params = dict(c["params"])
+        args = (x,)
+        if c["name"] == "numerical_grad":
+            eps = params.pop("eps")
+            args = (private[params.pop("f")], x)
+            params = {} if eps is None else {"eps": eps}
+        if fn is None or not callable(fn):
+            return {"error": f"NameError: {job['function']} is not defined ({cell_error})"}
+        with _catch(record=True) as caught, _errstate(all="ignore"):
+            _simplefilter("always")
+            try:
+                result = fn(*args, **params)
+            except _BaseException as exc:
+                return {"error": f"{_qualname(_type(exc))}: {exc}"[:500], "x_after": None}
+        rec = {"error": None, "type_name": _name(result), "dtype": None, "shape": None,
+               "data": None, "n_warnings": _len(caught)}
+        scalar = _type(result) is not _ndarray and _isinstance(result, _generic)
+        if _type(result) is _ndarray or scalar:
+            rec["dtype"] = _str(result.dtype)
+        if _type(result) is _ndarray:
+            rec["shape"] = _list(result.shape)
+            data = result
+        else:
+            try:
+                with _catch():
+                    _simplefilter("ignore")
+                    data = _array(result, copy=True, subok=False)
+                if _type(data) is not _ndarray:
+                    data = None
+            except _BaseException:
                 data = None
-        except _BaseException:
-            data = None
-    if data is not None and data.dtype.kind in "biuf" and data.nbytes <= MAX:
-        rec["data"] = {"dtype": _str(data.dtype), "shape": _list(data.shape),
-                       "bytes": _b64e(_tobytes(data)).decode()}
-    rec["x_after"] = {"shape": _list(x.shape), "bytes": _b64e(_tobytes(x)).decode()}
-    return rec
+        if data is not None and data.dtype.kind in "biuf" and data.nbytes <= MAX:
+            rec["data"] = {"dtype": _str(data.dtype), "shape": _list(data.shape),
+                           "bytes": _b64e(_tobytes(data)).decode()}
+        rec["x_after"] = {"shape": _list(x.shape), "bytes": _b64e(_tobytes(x)).decode()}
+        return rec
+
+    return {"cell_error": cell_error, "observations": [_observe(x, c) for x, c in cases]}
 
 
-observations = [_observe(x, c) for x, c in cases]
-answer = _dumps({"nonce": request["nonce"], "cell_error": cell_error,
-                 "observations": observations}).encode() + b"\n"
+def _child(job, w):
+    try:
+        os.close(out_fd)
+        payload = _dumps(_run_job(job)).encode()
+    except _BaseException as exc:
+        payload = _dumps({"fatal": f"{_qualname(_type(exc))}: {exc}"[:500]}).encode()
+    while payload:
+        payload = payload[_write(w, payload):]
+    _exit(0)
+
+
+def _relay(job):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        _child(job, w)
+    os.close(w)
+    chunks, size, why = [], 0, None
+    deadline = time.monotonic() + float(request["job_seconds"])
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            why = f"ran longer than {request['job_seconds']} s"
+            break
+        ready, _, _ = select.select([r], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        size += _len(chunk)
+        if size > 4 * MAX:
+            why = "sent too much data"
+            break
+        chunks.append(chunk)
+    os.close(r)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    _, status = os.waitpid(pid, 0)
+    if why is None:
+        try:
+            return json.loads(b"".join(chunks))
+        except ValueError:
+            why = f"died without an answer (wait status {status})"
+    return {"fatal": why}
+
+
+answer = _dumps({"nonce": request["nonce"],
+                 "jobs": [_relay(job) for job in request["jobs"]]}).encode() + b"\n"
 while answer:
     answer = answer[_write(out_fd, answer):]
 _exit(0)
 """
+
+# Seconds one question's clean run may take inside the batch.
+JOB_SECONDS = 30
 
 
 def _helpers_source() -> str:
@@ -397,34 +460,69 @@ def observe_clean(
     >>> [checks.judge(c, o) for c, o in zip(cases, obs, strict=True)] == [None] * len(cases), note
     (True, '')
     """
+    return observe_clean_batch([(function, sources, cases)], limits=limits, isolate=isolate)[0]
+
+
+def observe_clean_batch(
+    jobs: Sequence[tuple[str, Sequence[str], Sequence[checks.Case]]],
+    *,
+    limits: Limits = VERIFY_LIMITS,
+    isolate: bool | None = None,
+) -> list[tuple[list[checks.Observation] | None, str]]:
+    """:func:`observe_clean` for several questions with ONE sandbox start.
+
+    Each job ``(function, cells, cases)`` runs in its own process, forked from a harness
+    that never runs student code, so no question sees another question's cells; the
+    sandbox (bubblewrap, numpy import) is paid once per submission instead of once per
+    question. Returns one ``(observations, note)`` per job, in order.
+    """
+    if not jobs:
+        return []
     nonce = secrets.token_hex(16)
     request = {
         "nonce": nonce,
-        "function": function,
-        "cells": list(sources),
-        "cases": [_case_json(c) for c in cases],
+        "job_seconds": JOB_SECONDS,
+        "jobs": [
+            {"function": fn, "cells": list(sources), "cases": [_case_json(c) for c in cases]}
+            for fn, sources, cases in jobs
+        ],
         "helpers": _helpers_source(),
     }
+    wall = min(limits.wall_seconds, JOB_SECONDS) * len(jobs) + 30
+    batch_limits = replace(limits, wall_seconds=wall)
+    failed = [None] * len(jobs)
     try:
         proc = run_sandboxed(
             [sys.executable, "-I", "harness.py", str(MAX_RESULT_BYTES)],
             stdin=json.dumps(request).encode(),
-            limits=limits,
+            limits=batch_limits,
             files={"harness.py": _HARNESS.encode()},
             isolate=isolate,
         )
     except Exception as err:  # noqa: BLE001 - a failed sandbox is a failed verification
-        return None, f"the clean process could not run: {err}"
+        return [(None, f"the clean process could not run: {err}") for _ in failed]
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     try:
         answer = json.loads(lines[-1])
-        if answer.get("nonce") != nonce or len(answer["observations"]) != len(cases):
+        if answer.get("nonce") != nonce or len(answer["jobs"]) != len(jobs):
             raise ValueError("answer does not match the request")
-        return [_observation(c, r) for c, r in zip(cases, answer["observations"], strict=True)], ""
     except (IndexError, ValueError, KeyError, TypeError) as err:
         code = proc.returncode
         why = "was killed (time or memory limit?)" if code in (-9, 137) else f"exited {code}"
-        return None, f"the clean process {why} without a valid answer ({err})"
+        return [(None, f"the clean process {why} without a valid answer ({err})") for _ in failed]
+    out: list[tuple[list[checks.Observation] | None, str]] = []
+    for (_, _, cases), rec in zip(jobs, answer["jobs"], strict=True):
+        try:
+            if not isinstance(rec, dict) or "fatal" in rec:
+                fatal = rec.get("fatal") if isinstance(rec, dict) else "no answer"
+                raise ValueError(f"the clean run {fatal}")
+            recs = rec["observations"]
+            if len(recs) != len(cases):
+                raise ValueError("answer does not match the request")
+            out.append(([_observation(c, r) for c, r in zip(cases, recs, strict=True)], ""))
+        except (ValueError, KeyError, TypeError) as err:
+            out.append((None, f"the clean process gave no valid answer ({err})"))
+    return out
 
 
 # ----------------------------------------------------------------------------- notebooks
@@ -577,7 +675,6 @@ def verify_submission(
     scores: Mapping[str, float | None] | None = None,
     source_nb: Any = None,
     limits: Limits = VERIFY_LIMITS,
-    jobs: int = 2,
     isolate: bool | None = None,
 ) -> list[Verdict]:
     """Re-verify every battery-checked question of a submission in clean processes.
@@ -596,9 +693,9 @@ def verify_submission(
         The instructor's notebook: its test cells' check calls (hidden ones included)
         define what is re-verified (:func:`batteries_in_tests`); without it, the visible
         calls of the release.
-    limits, jobs, isolate
-        Sandbox limits of each clean process, how many run at once, and whether to use
-        bubblewrap (``None``: when available).
+    limits, isolate
+        Sandbox limits of the clean run (one sandbox per submission, one forked process
+        per question) and whether to use bubblewrap (``None``: when available).
 
     Returns
     -------
@@ -621,26 +718,41 @@ def verify_submission(
         if gid in points and cases
     ]
 
-    def one(item: tuple[str, str, float, list[checks.Case]]) -> Verdict:
-        gid, fn, points, cases = item
-        given = None if scores is None else scores.get(gid)
+    # which questions have something to run, then one sandbox for all of them
+    prepared = []
+    for gid, fn, pts, cases in todo:
         cells, flags = _cells_for(fn, student)
         if not cells:
-            passed, message = False, f"no cell of the submission defines {fn}()"
+            skip = f"no cell of the submission defines {fn}()"
         elif cells[-1][1].strip() == stubs.get(fn):
-            # the released stub raises NotImplementedError: nothing to run
-            passed, message = False, f"{fn}() is the released stub (not attempted)"
+            skip = f"{fn}() is the released stub (not attempted)"  # it raises NotImplementedError
         else:
-            obs, note = observe_clean(
-                fn, [src for _, src in cells], cases, limits=limits, isolate=isolate
-            )
+            skip = None
+        prepared.append((gid, fn, pts, cases, cells, flags, skip))
+    runs = observe_clean_batch(
+        [
+            (fn, [src for _, src in cells], cases)
+            for _, fn, _, cases, cells, _, skip in prepared
+            if skip is None
+        ],
+        limits=limits,
+        isolate=isolate,
+    )
+    ran = iter(runs)
+    verdicts = []
+    for gid, fn, pts, cases, cells, flags, skip in prepared:
+        if skip is not None:
+            passed, message = False, skip
+        else:
+            obs, note = next(ran)
             if obs is None:
                 passed, message = False, note
             else:
                 failures = [m for m in map(checks.judge, cases, obs) if m is not None]
                 passed = not failures
                 message = failures[0] if failures else ""
-        clean = points if passed else 0.0
+        given = None if scores is None else scores.get(gid)
+        clean = pts if passed else 0.0
         final = clean if given is None else min(float(given), clean)
         if given is not None and float(given) > clean:
             first = message.strip().splitlines()
@@ -648,7 +760,7 @@ def verify_submission(
                 Flag(
                     "verdict-mismatch",
                     gid,
-                    f"SUSPECTED TAMPERING: nbgrader gave {given:g}/{points:g} in {assignment}, "
+                    f"SUSPECTED TAMPERING: nbgrader gave {given:g}/{pts:g} in {assignment}, "
                     f"but {fn}() fails when re-run alone in a clean process: "
                     + " / ".join(first[:3]),
                 )
@@ -658,16 +770,16 @@ def verify_submission(
                 Flag(
                     "verdict-mismatch",
                     gid,
-                    f"nbgrader gave {given:g}/{points:g} but {fn}() passes alone in a clean "
+                    f"nbgrader gave {given:g}/{pts:g} but {fn}() passes alone in a clean "
                     "process: the notebook broke it later, wrote to stderr, timed out or "
                     "killed its kernel; the lower score stands",
                     tampering=False,
                 )
             )
-        return Verdict(gid, fn, points, given, passed, final, message, flags, [c for c, _ in cells])
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, todo))
+        verdicts.append(
+            Verdict(gid, fn, pts, given, passed, final, message, flags, [c for c, _ in cells])
+        )
+    return verdicts
 
 
 # ----------------------------------------------------------------------------- audit
@@ -1052,7 +1164,6 @@ def check_submission(
     autograded_nb: Any = None,
     source_nb: Any = None,
     limits: Limits = VERIFY_LIMITS,
-    jobs: int = 2,
     isolate: bool | None = None,
 ) -> Audit:
     """:func:`verify_submission` and :func:`audit_notebook` together (what a grader calls)."""
@@ -1063,7 +1174,6 @@ def check_submission(
         scores=scores,
         source_nb=source_nb,
         limits=limits,
-        jobs=jobs,
         isolate=isolate,
     )
     flags = audit_notebook(
