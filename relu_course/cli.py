@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--force", action="store_true", help="regrade every submission")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="parallel workers (default: cores)")
+    p.add_argument(
+        "--jobs", "-j", type=int, default=None, help="parallel workers (default: cores + 1)"
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per submission (600)")
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (60)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -392,14 +392,15 @@ def bench_grading(assignment: str, students: int, repeat: int) -> str:
     return "\n".join(parts)
 
 
-def bench_parallel_grading(submissions: int, jobs: int) -> str:
+def bench_parallel_grading(submissions: int, jobs: int | None) -> str:
     """``scripts/bench_grading.py`` (serial nbgrader against ``relu-course grade``), if present."""
     script = REPO_ROOT / "scripts" / "bench_grading.py"
     header = "## Parallel against serial grading"
     if not script.is_file():
         return f"{header}\n\nSkipped: scripts/bench_grading.py does not exist yet."
-    cmd = [sys.executable, str(script), "--n", str(submissions), "--jobs", str(jobs)]
-    say(f"scripts/bench_grading.py --n {submissions} --jobs {jobs} (serial, then parallel)")
+    cmd = [sys.executable, str(script), "--n", str(submissions)]
+    cmd += ["--jobs", str(jobs)] if jobs else []
+    say(f"{' '.join(cmd[1:])} (serial, then parallel)")
     proc = subprocess.run(
         cmd, cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True, check=False
     )
@@ -408,9 +409,7 @@ def bench_parallel_grading(submissions: int, jobs: int) -> str:
         return (
             f"{header}\n\n`{' '.join(cmd[1:])}` exited with {proc.returncode}:\n\n```\n{log}\n```"
         )
-    return f"{header}\n\n`scripts/bench_grading.py --n {submissions} --jobs {jobs}`:\n\n" + _demote(
-        proc.stdout.strip(), levels=2
-    )
+    return f"{header}\n\n`{' '.join(cmd[1:])}`:\n\n" + _demote(proc.stdout.strip(), levels=2)
 
 
 # --------------------------------------------------------------------------------------
@@ -449,9 +448,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--students", type=int, default=4, help="submissions to autograde")
     parser.add_argument("--repeat", type=int, default=3, help="bare executions (median)")
     parser.add_argument(
-        "--grading-n", type=int, default=12, help="submissions for parallel vs serial grading"
+        "--grading-n", type=int, default=100, help="submissions for parallel vs serial grading"
     )
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="grading workers")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="grading workers (default: relu-course's)"
+    )
     parser.add_argument("--activation-size", type=int, default=1_000_000)
     parser.add_argument("--activation-repeat", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the cold build folder")

@@ -69,7 +69,10 @@ def _scores(folder: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100, help="submissions (default 100)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="workers (default: relu-course's, cores + 1)"
+    )
+    parser.add_argument("--out", default=None, help="Markdown file (bench-results/grading.md)")
     args = parser.parse_args()
     env = nbgrader_env()
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
@@ -90,8 +93,7 @@ def main() -> None:
                 str(ours),
                 "grade",
                 AID,
-                "--jobs",
-                str(args.jobs),
+                *(["--jobs", str(args.jobs)] if args.jobs else []),
                 "--no-progress",
             ],
             env=env,
@@ -106,7 +108,7 @@ def main() -> None:
         "|---|---:|---:|---:|---:|",
         f"| nbgrader autograde (serial) | {args.n} | {t_base:.1f} | "
         f"{t_base / args.n:.2f} | 1.00x |",
-        f"| relu-course grade --jobs {args.jobs} | {args.n} | {t_ours:.1f} | "
+        f"| relu-course grade --jobs {args.jobs or 'default'} | {args.n} | {t_ours:.1f} | "
         f"{t_ours / args.n:.2f} | {t_base / t_ours:.2f}x |",
     ]
     note = (
@@ -115,7 +117,7 @@ def main() -> None:
     )
     text = "# Grading benchmark (ps1_activations)\n\n" + "\n".join(rows) + "\n" + note
     print(text)
-    out = ROOT / "bench-results" / "grading.md"
+    out = Path(args.out) if args.out else ROOT / "bench-results" / "grading.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text, encoding="utf-8")
     if not same:
