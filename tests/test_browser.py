@@ -592,7 +592,8 @@ def test_screenshots(browser: Any, base_url: str, site: Path, viewport: str) -> 
     context = browser.new_context(
         viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone
     )
-    written = []
+    written: list[Path] = []
+    overflow: list[str] = []
     try:
         for stem, path in SCREENSHOT_PAGES:
             if not (site / path).is_file():
@@ -604,8 +605,16 @@ def test_screenshots(browser: Any, base_url: str, site: Path, viewport: str) -> 
             target = out / f"{stem}-{viewport}.png"
             page.screenshot(path=str(target), full_page=True)
             written.append(target)
+            # the page itself must not scroll sideways (wide code, tables and display
+            # math scroll inside their own boxes: _static/custom.css)
+            widths = page.evaluate(
+                "() => [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            if widths[0] > widths[1] + 1:
+                overflow.append(f"{path}: page is {widths[0]} px wide in a {widths[1]} px window")
             page.close()
     finally:
         context.close()
     for target in written:
         assert target.stat().st_size > 10_000, f"{target} is suspiciously small (blank page?)"
+    assert not overflow, "pages scroll sideways: " + "; ".join(overflow)
