@@ -568,6 +568,27 @@ def teacher_data(
     return x, (x @ w_teacher).argmax(dim=1)
 
 
+def _teacher_accuracy(
+    model: nn.Module, *, steps: int, lr: float, momentum: float, seed: int
+) -> float:
+    """SGD on mean cross-entropy over ``steps`` mini-batches of 128 from
+    ``teacher_data(4000, seed=seed)``; accuracy on ``teacher_data(2000, seed=seed + 1)``."""
+    x_train, y_train = teacher_data(4000, seed=seed)
+    x_test, y_test = teacher_data(2000, seed=seed + 1)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(x_train), (128,), generator=gen)
+        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        return float((model(x_test).argmax(dim=1) == y_test).double().mean())
+
+
 def deep_relu_accuracy(
     model: nn.Module, *, steps: int = 300, lr: float = 0.01, seed: int = 0
 ) -> float:
@@ -587,20 +608,7 @@ def deep_relu_accuracy(
     >>> acc > 0.8
     True
     """
-    x_train, y_train = teacher_data(4000, seed=seed)
-    x_test, y_test = teacher_data(2000, seed=seed + 1)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    gen = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(x_train), (128,), generator=gen)
-        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        return float((model(x_test).argmax(dim=1) == y_test).double().mean())
+    return _teacher_accuracy(model, steps=steps, lr=lr, momentum=0.9, seed=seed)
 
 
 # --------------------------------------------------------------- ps3: dead units
@@ -874,20 +882,7 @@ def train_dying_net(model: nn.Module, lr: float, *, steps: int = 300, seed: int 
     >>> 0.0 <= acc <= 1.0
     True
     """
-    x_train, y_train = teacher_data(4000, seed=seed)
-    x_test, y_test = teacher_data(2000, seed=seed + 1)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(x_train), (128,), generator=gen)
-        loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        return float((model(x_test).argmax(dim=1) == y_test).double().mean())
+    return _teacher_accuracy(model, steps=steps, lr=lr, momentum=0.0, seed=seed)
 
 
 def check_rescue(
