@@ -126,6 +126,18 @@ def _hinge(x: np.ndarray, neg: Any) -> np.ndarray:
     return np.maximum(x, 0) + neg
 
 
+def _leaky(x: np.ndarray, slope: Any) -> np.ndarray:
+    """x for x > 0, slope * x otherwise; ``slope`` a number or an array broadcasting to x.
+
+    For slopes <= 1 this is max(x, slope * x), two passes (exact: rounding is monotonic, so
+    fl(slope * x) stays on the right side of x). A slope above 1 reverses that inequality,
+    so ``max`` would pick the wrong branch: then it is max(x, 0) + slope * min(x, 0).
+    """
+    if np.all(np.asarray(slope) <= 1):
+        return np.maximum(x, slope * x)
+    return _hinge(x, slope * np.minimum(x, 0))
+
+
 def _select(x: np.ndarray, pos: Any, neg: Any) -> np.ndarray:
     """``pos`` where x > 0, else ``neg`` (both finite), as m * pos + (1 - m) * neg.
 
@@ -319,7 +331,7 @@ def relu6(x: np.ndarray) -> np.ndarray:
     array([0., 3., 6.])
     """
     x = _check(x, "relu6")
-    return _out(np.minimum(np.maximum(x, 0.0), 6.0), x)
+    return _out(np.clip(x, 0.0, 6.0), x)
 
 
 def relu6_grad(x: np.ndarray) -> np.ndarray:
@@ -354,7 +366,7 @@ def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """
     x = _check(x, "leaky_relu")
     a = _number(negative_slope, "negative_slope", "leaky_relu")
-    return _out(_hinge(x, x.dtype.type(a) * np.minimum(x, 0)), x)
+    return _out(_leaky(x, x.dtype.type(a)), x)
 
 
 def leaky_relu_grad(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
@@ -409,7 +421,7 @@ def prelu(x: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
     """
     x = _check(x, "prelu")
     w = _prelu_weight(x, weight, "prelu")
-    return _out(_hinge(x, w * np.minimum(x, 0)), x)
+    return _out(_leaky(x, w), x)
 
 
 def prelu_grad(x: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
@@ -485,7 +497,7 @@ def rrelu(
     x = _check(x, "rrelu")
     lo, hi = _rrelu_bounds(lower, upper, "rrelu")
     if not training:
-        return _out(_hinge(x, x.dtype.type((lo + hi) / 2) * np.minimum(x, 0)), x)
+        return _out(_leaky(x, x.dtype.type((lo + hi) / 2)), x)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
             "rrelu(training=True) needs rng=np.random.default_rng(seed) to draw its slopes, "
