@@ -7,11 +7,12 @@ Usage (from the repository root)::
     python scripts/bench_grading.py --n 20 --jobs 2
 
 Builds two identical temporary courses (the ps1 source and release, N submissions made
-from the demo generator's answers: perfect, partly wrong, blank), then times
+from the demo generator's answers: perfect, partly wrong, blank), releases the assignment
+in both (untimed, as an instructor has done before grading), then times
 
 - baseline: ``nbgrader autograde ps1_activations`` (one process, serial);
-- relu-course: ``relu-course grade ps1_activations --jobs J`` (repair, parallel workers,
-  merge);
+- relu-course: ``relu-course grade ps1_activations [--jobs J]`` (repair, sandboxed
+  parallel workers, clean re-verification, merge);
 
 checks that both gradebooks give every student the same score, prints a Markdown table
 and writes it to ``bench-results/grading.md``.
@@ -79,7 +80,10 @@ def main() -> None:
         base, ours = Path(tmp) / "baseline", Path(tmp) / "ours"
         _course(base, args.n)
         _course(ours, args.n)
-        assert run_nbgrader(["generate_assignment", AID, "--force"], base).returncode == 0
+        # both courses start released, as after `relu-course release` (not timed): the
+        # gradebook already knows the assignment, as it does in a running course
+        for course in (base, ours):
+            assert run_nbgrader(["generate_assignment", AID, "--force"], course).returncode == 0
         t0 = time.perf_counter()
         proc = run_nbgrader(["autograde", AID], base)
         t_base = time.perf_counter() - t0
