@@ -23,6 +23,8 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from relu_course.grading.toy import cell_metadata
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SETUP = """\
@@ -67,31 +69,17 @@ def code(source: str) -> NotebookNode:
     return new_code_cell(source.strip("\n"))
 
 
-def _meta(grade_id: str, *, solution: bool, grade: bool, points: int = 0) -> dict:
-    meta = {
-        "grade": grade,
-        "grade_id": grade_id,
-        "locked": not solution,
-        "schema_version": 3,
-        "solution": solution,
-        "task": False,
-    }
-    if grade:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
 def solution(grade_id: str, source: str) -> NotebookNode:
     """An answer cell: the student writes between the markers."""
     cell = code(source)
-    cell.metadata.update(_meta(grade_id, solution=True, grade=False))
+    cell.metadata.update(cell_metadata(grade_id, solution=True, grade=False))
     return cell
 
 
 def tests(grade_id: str, points: int, source: str) -> NotebookNode:
     """A locked, graded test cell (visible tests, then hidden ones)."""
     cell = code(source)
-    cell.metadata.update(_meta(grade_id, solution=False, grade=True, points=points))
+    cell.metadata.update(cell_metadata(grade_id, solution=False, grade=True, points=points))
     return cell
 
 

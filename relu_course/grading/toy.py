@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-__all__ = ["TOY_ANSWERS", "make_toy_course", "toy_source"]
+__all__ = ["TOY_ANSWERS", "cell_metadata", "make_toy_course", "toy_source"]
 
 TOY_ANSWERS = {
     "relu": "    return np.maximum(x, 0.0)",
@@ -36,7 +36,8 @@ _TESTS = {
 }
 
 
-def _meta(grade_id: str, *, solution: bool, grade: bool, points: int = 0) -> dict:
+def cell_metadata(grade_id: str, *, solution: bool, grade: bool, points: int = 0) -> dict:
+    """nbgrader metadata of a source cell (schema 3); test cells are locked and carry points."""
     meta = {
         "grade": grade,
         "grade_id": grade_id,
@@ -55,9 +56,11 @@ def toy_source() -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell(
             "# Toy assignment\nWrite `relu` and `sigmoid`.",
-            metadata=_meta("intro", solution=False, grade=False),
+            metadata=cell_metadata("intro", solution=False, grade=False),
         ),
-        new_code_cell("import numpy as np", metadata=_meta("setup", solution=False, grade=False)),
+        new_code_cell(
+            "import numpy as np", metadata=cell_metadata("setup", solution=False, grade=False)
+        ),
     ]
     for name, points in (("relu", 2), ("sigmoid", 3)):
         body = (
@@ -67,9 +70,10 @@ def toy_source() -> nbformat.NotebookNode:
         test = f"{visible}\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS"
         cells += [
             new_markdown_cell(f"## {name}"),
-            new_code_cell(body, metadata=_meta(name, solution=True, grade=False)),
+            new_code_cell(body, metadata=cell_metadata(name, solution=True, grade=False)),
             new_code_cell(
-                test, metadata=_meta(f"test_{name}", solution=False, grade=True, points=points)
+                test,
+                metadata=cell_metadata(f"test_{name}", solution=False, grade=True, points=points),
             ),
         ]
     nb = new_notebook(cells=cells)
