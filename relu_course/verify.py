@@ -752,34 +752,64 @@ def verify_submission(
                 passed = not failures
                 message = failures[0] if failures else ""
         given = None if scores is None else scores.get(gid)
-        clean = pts if passed else 0.0
-        final = clean if given is None else min(float(given), clean)
-        if given is not None and float(given) > clean:
-            first = message.strip().splitlines()
-            flags.append(
-                Flag(
-                    "verdict-mismatch",
-                    gid,
-                    f"SUSPECTED TAMPERING: nbgrader gave {given:g}/{pts:g} in {assignment}, "
-                    f"but {fn}() fails when re-run alone in a clean process: "
-                    + " / ".join(first[:3]),
-                )
-            )
-        elif given is not None and float(given) < clean:
-            flags.append(
-                Flag(
-                    "verdict-mismatch",
-                    gid,
-                    f"nbgrader gave {given:g}/{pts:g} but {fn}() passes alone in a clean "
-                    "process: the notebook broke it later, wrote to stderr, timed out or "
-                    "killed its kernel; the lower score stands",
-                    tampering=False,
-                )
-            )
         verdicts.append(
-            Verdict(gid, fn, pts, given, passed, final, message, flags, [c for c, _ in cells])
+            _verdict(gid, fn, pts, given, passed, message, flags, [c for c, _ in cells], assignment)
         )
+
+    # every other graded test cell (ps2-ps4: torch questions): judged by the instructor's
+    # test cell in a process that never runs student code (relu_course.verify_torch)
+    source = _load(source_nb) if source_nb is not None else release
+    done = {v.grade_id for v in verdicts}
+    if any(
+        _meta(c).get("grade") and not _meta(c).get("solution") and _meta(c).get("grade_id") not in done
+        for c in source.get("cells", [])
+    ):
+        from relu_course import verify_torch
+
+        for job, passed, message in verify_torch.verify_torch_questions(
+            release, submitted, source, skip=done, isolate=isolate
+        ):
+            gid = job["grade_id"]
+            given = None if scores is None else scores.get(gid)
+            verdicts.append(
+                _verdict(
+                    gid, ", ".join(job["names"]), job["points"], given, passed, message,
+                    list(job["flags"]), [label for label, _ in job["cells"]], assignment,
+                )
+            )  # fmt: skip
     return verdicts
+
+
+def _verdict(
+    gid: str, fn: str, pts: float, given: float | None, passed: bool, message: str,
+    flags: list[Flag], cells: list[str], assignment: str,
+) -> Verdict:  # fmt: skip
+    """The final score min(nbgrader, clean) of one question, and flags where they disagree."""
+    clean = pts if passed else 0.0
+    final = clean if given is None else min(float(given), clean)
+    if given is not None and float(given) > clean:
+        first = message.strip().splitlines()
+        flags.append(
+            Flag(
+                "verdict-mismatch",
+                gid,
+                f"SUSPECTED TAMPERING: nbgrader gave {given:g}/{pts:g} in {assignment}, "
+                f"but {fn} fails when re-tested in a clean process: "
+                + " / ".join(first[:3]),
+            )
+        )
+    elif given is not None and float(given) < clean:
+        flags.append(
+            Flag(
+                "verdict-mismatch",
+                gid,
+                f"nbgrader gave {given:g}/{pts:g} but {fn} passes in a clean process: the "
+                "notebook broke it later, wrote to stderr, timed out or killed its kernel; "
+                "the lower score stands",
+                tampering=False,
+            )
+        )
+    return Verdict(gid, fn, pts, given, passed, final, message, flags, cells)
 
 
 # ----------------------------------------------------------------------------- audit
