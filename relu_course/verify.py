@@ -18,6 +18,11 @@ process:
 3. this (grader) process rebuilds each :class:`relu_course.checks.Observation` and
    ``judge``-s it against the reference.
 
+Every other graded test cell (the torch questions of ps2-ps4) is re-verified by
+:mod:`relu_course.verify_torch`: the instructor's test cell runs in a judge process that
+never runs student code, and the student's cells answer its calls from a second process,
+as plain data over a pipe.
+
 The question's final score is ``min(nbgrader's score, clean verdict)``; a question that
 nbgrader passed and the clean verdict fails is flagged as suspected tampering, with the
 reason. :func:`audit_notebook` adds flags from the notebook itself: test cells deleted,
@@ -677,7 +682,7 @@ def verify_submission(
     limits: Limits = VERIFY_LIMITS,
     isolate: bool | None = None,
 ) -> list[Verdict]:
-    """Re-verify every battery-checked question of a submission in clean processes.
+    """Re-verify every graded question of a submission in clean processes.
 
     Parameters
     ----------
@@ -700,7 +705,9 @@ def verify_submission(
     Returns
     -------
     list[Verdict]
-        One per test cell ``test_<function>`` whose tests call a checks battery.
+        One per test cell ``test_<function>`` whose tests call a checks battery, then one
+        per other graded test cell that uses the student's names (torch questions,
+        :mod:`relu_course.verify_torch`; ``function`` lists those names).
     """
     release, submitted = _load(release_nb), _load(submitted_nb)
     student = _student_cells(release, submitted)
@@ -761,7 +768,9 @@ def verify_submission(
     source = _load(source_nb) if source_nb is not None else release
     done = {v.grade_id for v in verdicts}
     if any(
-        _meta(c).get("grade") and not _meta(c).get("solution") and _meta(c).get("grade_id") not in done
+        _meta(c).get("grade")
+        and not _meta(c).get("solution")
+        and _meta(c).get("grade_id") not in done
         for c in source.get("cells", [])
     ):
         from relu_course import verify_torch
@@ -794,8 +803,7 @@ def _verdict(
                 "verdict-mismatch",
                 gid,
                 f"SUSPECTED TAMPERING: nbgrader gave {given:g}/{pts:g} in {assignment}, "
-                f"but {fn} fails when re-tested in a clean process: "
-                + " / ".join(first[:3]),
+                f"but {fn} fails when re-tested in a clean process: " + " / ".join(first[:3]),
             )
         )
     elif given is not None and float(given) < clean:
@@ -814,10 +822,14 @@ def _verdict(
 
 # ----------------------------------------------------------------------------- audit
 
-_MODULES = {"np", "numpy", "torch", "relu_course", "checks", "builtins", "math", "sys", "os"}
+_MODULES = {
+    "np", "numpy", "torch", "nn", "F", "relu_course", "checks", "checks_torch", "builtins",
+    "math", "sys", "os",
+}  # fmt: skip
 _GRADER_NAMES = {
     "check_activation",
     "check_numerical_grad",
+    "checks_torch",
     "isinstance",
     "type",
     "AssertionError",
@@ -853,6 +865,21 @@ _DUNDERS = {
     "__subclasscheck__",
     "__getattr__",
     "__getattribute__",
+    "__torch_function__",
+    "__torch_dispatch__",
+}
+# torch's own override machinery: a mode or library kernel that answers for every op
+_TORCH_OVERRIDES = {
+    "TorchFunctionMode",
+    "TorchDispatchMode",
+    "DisableTorchFunction",
+    "DisableTorchFunctionSubclass",
+    "_push_on_torch_function_stack",
+    "_push_on_torch_dispatch_stack",
+    "Library",
+    "impl",
+    "custom_op",
+    "register_kernel",
 }
 _CALLS = {
     ("os", "_exit"): ("kills-kernel", "ends the kernel process (os._exit)"),
@@ -922,12 +949,14 @@ def _root_name(node: ast.AST) -> str | None:
 
 
 def scan_source(source: str, cell: str = "cell") -> list[Flag]:
-    """Flags for code in one student cell that no honest answer to a NumPy exercise needs.
+    """Flags for code in one student cell that no honest answer to an exercise needs.
 
     Looks for: patches of NumPy/torch/relu_course/builtins (assignments, ``setattr``,
-    redefining the checking functions), IPython/exception hooks, catch-all comparison
-    dunders and ndarray subclasses, killing the kernel, processes, files, the network,
-    introspection and dynamic code, and paths of the course folders.
+    redefining the checking functions, torch function/dispatch modes and operator
+    libraries), IPython/exception hooks, catch-all comparison dunders (``__eq__``,
+    ``__torch_function__``, ...) and ndarray/Tensor subclasses, killing the kernel,
+    processes, files, the network, introspection and dynamic code, and paths of the
+    course folders.
 
     Examples
     --------
@@ -971,6 +1000,11 @@ def scan_source(source: str, cell: str = "cell") -> list[Flag]:
                 add("ipython-hook", _HOOKS[node.attr])
             if node.attr in ("__class__", "__dict__", "__globals__", "__subclasses__"):
                 add("introspection", f"uses {node.attr}")
+            if node.attr in _TORCH_OVERRIDES - {"impl"} or (
+                node.attr in ("overrides", "library", "_python_dispatch")
+                and _root_name(node) == "torch"
+            ):
+                add("patches-grader", f"overrides torch operations ({ast.unparse(node)})")
             if node.attr in ("testing",) and _root_name(node) in ("np", "numpy", "torch"):
                 add("patches-grader", f"touches {ast.unparse(node)}")
             key = (_root_name(node) or "", node.attr)
@@ -991,6 +1025,8 @@ def scan_source(source: str, cell: str = "cell") -> list[Flag]:
                     add(*_IMPORTS[top])
                 if mod in ("numpy.testing", "torch.testing"):
                     add("patches-grader", f"imports {mod}")
+                if mod in ("torch.overrides", "torch.library", "torch.utils._python_dispatch"):
+                    add("patches-grader", f"imports {mod} (overrides torch operations)")
         elif isinstance(node, ast.Name) and node.id in _DYNAMIC:
             kind = "ipython-hook" if node.id == "get_ipython" else "dynamic-code"
             kind = "files" if node.id == "open" else kind

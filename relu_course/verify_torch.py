@@ -191,31 +191,44 @@ def _plain_attr(v: Any) -> Any:
     raise TypeError(type(v).__name__)
 
 
-def standard_module(m: Any) -> bool:
-    """True when every module of ``m`` is exactly a standard torch.nn layer, unpatched."""
+def rebuildable(m: Any, *, hooks: bool = False) -> bool:
+    """True when the module ``m`` itself (not its children) is exactly a standard layer.
+
+    Exactly a ``torch.nn`` class of :data:`_LAYERS`, with no forward replaced on the
+    instance and (unless ``hooks``) no hooks: then its description rebuilds the same
+    computation from torch's own code.
+    """
     from torch import nn
 
-    for sub in m.modules():
-        cls = type(sub)
-        if cls.__module__.split(".")[0] != "torch" or cls.__name__ not in _LAYERS:
-            return False
-        if getattr(nn, cls.__name__, None) is not cls:
-            return False
-        if "forward" in sub.__dict__ or "__call__" in sub.__dict__:
-            return False
-        if any(getattr(sub, h, None) for h in _HOOK_DICTS):
-            return False
-    return True
+    cls = type(m)
+    if cls.__name__ not in _LAYERS or getattr(nn, cls.__name__, None) is not cls:
+        return False
+    if "forward" in m.__dict__ or "__call__" in m.__dict__:
+        return False
+    return hooks or not any(getattr(m, h, None) for h in _HOOK_DICTS)
 
 
-def enc_module(m: Any, *, state: bool = False) -> dict[str, Any]:
+def enc_module(
+    m: Any, *, state: bool = False, other: Callable[[Any], Any] | None = None, depth: int = 0
+) -> dict[str, Any]:
     """A standard module as plain data (structure, attributes, parameters, buffers).
 
     ``state=True`` also records what a check looks at after a call: gradients, training
-    flags and the number of hooks on each module.
+    flags and the number of hooks on each module. ``other(child)`` may encode a child
+    itself (a remote stand-in, a handle) instead: it returns that encoding or ``None``.
     """
+    if depth > _MAX_DEPTH:
+        raise TypeError("model nested too deeply")
     cls = type(m)
     attrs = {a: _plain_attr(getattr(m, a)) for a in _LAYERS.get(cls.__name__, []) if hasattr(m, a)}
+    children = []
+    for key, child in m._modules.items():
+        if child is None:
+            continue
+        special = None if other is None else other(child)
+        children.append(
+            [key, special or enc_module(child, state=state, other=other, depth=depth + 1)]
+        )
     d: dict[str, Any] = {
         "cls": cls.__name__,
         "attrs": attrs,
@@ -223,8 +236,7 @@ def enc_module(m: Any, *, state: bool = False) -> dict[str, Any]:
                    for k, v in m._parameters.items()],
         "buffers": [[k, None if v is None else enc_tensor(v, grad=False)]
                     for k, v in m._buffers.items()],
-        "children": [[k, enc_module(c, state=state)] for k, c in m._modules.items()
-                     if c is not None],
+        "children": children,
         "training": bool(m.training),
     }  # fmt: skip
     if state:
@@ -232,9 +244,14 @@ def enc_module(m: Any, *, state: bool = False) -> dict[str, Any]:
     return {"M": d}
 
 
-def dec_module(d: Mapping[str, Any], depth: int = 0) -> Any:
-    """Build a standard torch.nn module from :func:`enc_module`'s description."""
-    import torch
+def dec_module(
+    d: Mapping[str, Any], resolve: Callable[[Mapping[str, Any]], Any] | None = None,
+    depth: int = 0,
+) -> Any:  # fmt: skip
+    """Build a standard torch.nn module from :func:`enc_module`'s description.
+
+    Children that are not descriptions (a remote stand-in, a handle) go to ``resolve``.
+    """
     from torch import nn
 
     if depth > _MAX_DEPTH:
@@ -249,7 +266,13 @@ def dec_module(d: Mapping[str, Any], depth: int = 0) -> Any:
     if name == "Sequential":
         m = cls()
         for key, child in d.get("children", []):
-            m.add_module(str(key), dec_module(child["M"], depth + 1))
+            if isinstance(child, dict) and "M" in child:
+                sub = dec_module(child["M"], resolve, depth + 1)
+            elif resolve is not None:
+                sub = resolve(child)
+            else:
+                raise RemoteError("unexpected layer in a model description")
+            m.add_module(str(key), sub)
     else:
         if name in ("Linear", "Conv1d", "Conv2d"):
             attrs["bias"] = params.get("bias") is not None
@@ -297,7 +320,8 @@ def _apply_module_state(m: Any, d: Mapping[str, Any], depth: int = 0) -> None:
     if list(children) != [k for k, c in m._modules.items() if c is not None]:
         raise RemoteError("the call changed the model's layers")
     for key, child in children.items():
-        _apply_module_state(m._modules[key], child["M"], depth + 1)
+        if isinstance(child, dict) and "M" in child:  # else a stand-in: its state is remote
+            _apply_module_state(m._modules[key], child["M"], depth + 1)
     params = dict(d.get("params", []))
     if set(params) != set(m._parameters):
         raise RemoteError("the call changed the model's parameters")
@@ -329,22 +353,39 @@ def _apply_tensor_state(t: Any, d: Mapping[str, Any]) -> None:
                 t.copy_(new)
         else:
             t.data = new
-    if t.is_leaf and bool(d.get("rg")) != t.requires_grad and (
-        t.is_floating_point() or t.is_complex()
+    if (
+        t.is_leaf
+        and bool(d.get("rg")) != t.requires_grad
+        and (t.is_floating_point() or t.is_complex())
     ):
         t.requires_grad_(bool(d.get("rg")))
     if t.is_leaf:
         t.grad = dec_tensor(d["g"]["T"]) if "g" in d else None
 
 
+def _judge_child(child: Any) -> Any:
+    """How the judge sends a layer of a model: inline, or the handle of a stand-in."""
+    if getattr(child, "_remote_handle", None) is not None:
+        return {"H": child._remote_handle}
+    if not rebuildable(child, hooks=True):
+        raise TypeError(f"a {type(child).__name__} layer cannot be sent to the student")
+    return None
+
+
 class _Enc:
     """Encoding context: the tensors/modules met, in order (for identity and state)."""
 
-    def __init__(self, handles: Mapping[int, Any] | None = None, *, reverse: bool = False):
+    def __init__(
+        self, handles: Callable[[Any], Any] | None = None, *, reverse: bool = False
+    ) -> None:
         self.objs: list[Any] = []
         self.refs: list[Any] = []  # objects a result may be identical to (by index)
-        self.handles = handles  # student side: id(obj) -> handle for remote objects
+        self.handles = handles  # student side: describes a module that stays remote
         self.reverse = reverse
+
+    def remote_child(self, child: Any) -> Any:
+        """Student side: a layer the judge cannot rebuild stays remote (a stand-in)."""
+        return None if rebuildable(child) else self.handles(child)  # type: ignore[misc]
 
     def __call__(self, v: Any, depth: int = 0) -> Any:
         import torch
@@ -377,17 +418,14 @@ class _Enc:
         if isinstance(v, torch.dtype):
             return {"Y": str(v).removeprefix("torch.")}
         if isinstance(v, nn.Module):
-            remote = getattr(v, "_remote_handle", None)
-            if remote is not None and not self.reverse:
-                self.objs.append(v)
-                return {"H": remote}
-            if standard_module(v):
-                self.objs.append(v)
-                return enc_module(v, state=True)
-            if self.handles is not None:
-                self.objs.append(v)
+            self.objs.append(v)
+            if self.reverse:  # the student's result: rebuilt where standard, else remote
+                if rebuildable(v):
+                    return enc_module(v, state=True, other=self.remote_child)
                 return self.handles(v)
-            raise TypeError(f"a {type(v).__name__} module cannot be sent to the student")
+            if getattr(v, "_remote_handle", None) is not None:
+                return {"H": v._remote_handle}
+            return enc_module(v, state=True, other=_judge_child)
         if isinstance(v, DataLoader) and not self.reverse:
             return _enc_loader(v, self)
         if self.handles is not None:
@@ -424,6 +462,14 @@ class Opaque:
 
 class _Dec:
     """Decoding context: mirror of :class:`_Enc` on the other side."""
+
+    def resolve(self, v: Mapping[str, Any]) -> Any:
+        """A module that is not a description: a stand-in (judge) or a handle (student)."""
+        if "R" in v and self.remote is not None:
+            return self.remote(v["R"])
+        if "H" in v and self.handles is not None:
+            return self.handles[int(v["H"])]
+        raise RemoteError("unexpected module reference")
 
     def __init__(self, refs: Sequence[Any] = (), remote: Callable[[Mapping], Any] | None = None,
                  handles: Mapping[int, Any] | None = None) -> None:  # fmt: skip
@@ -463,22 +509,20 @@ class _Dec:
                 raise RemoteError(f"dtype {name!r}")
             return getattr(torch, name)
         if tag == "M":
-            m = dec_module(v["M"])
+            m = dec_module(v["M"], self.resolve)
             self.objs.append(m)
             return m
         if tag == "H":
-            if self.handles is None:
-                raise RemoteError("unexpected handle")
-            m = self.handles[int(v["H"])]
+            m = self.resolve(v)
             self.objs.append(m)
             return m
         if tag == "R":
-            if self.remote is None:
-                raise RemoteError("unexpected remote object")
-            m = self.remote(v["R"])
+            m = self.resolve(v)
             self.objs.append(m)
             return m
         if tag == "DL":
+            if self.handles is None:
+                raise RemoteError("unexpected data loader")
             d = v["DL"]
             tensors = [dec_tensor(t["T"]) for t in d["tensors"]]
             return DataLoader(TensorDataset(*tensors), batch_size=d["bs"], drop_last=d["drop"])
@@ -524,21 +568,29 @@ class _Link:
 
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd, self.wfd = rfd, wfd
+        self.shared: bytes | None = None  # the random state both processes hold
 
     def request(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and read the reply; torch's random state travels both ways
+        (only when it changed: an activation layer called 10,000 times draws nothing)."""
         import torch
 
-        req["rng"] = _b64(torch.get_rng_state().numpy().tobytes())
+        now = torch.get_rng_state().numpy().tobytes()
+        if now != self.shared:
+            req["rng"] = _b64(now)
         req["grad"] = torch.is_grad_enabled()
         _send(self.wfd, req)
         rep = _recv(self.rfd)
         if type(rep) is not dict:
             raise RemoteError("the student process sent an invalid reply")
+        self.shared = now
         rng = rep.get("rng")
         if rng is not None:
             state = base64.b64decode(rng)
-            if len(state) == torch.get_rng_state().numel():
-                torch.set_rng_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+            if len(state) != len(now):
+                raise RemoteError("the student process sent a bad random state")
+            torch.set_rng_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+            self.shared = state
         return rep
 
     def _finish(self, rep: Mapping[str, Any], enc: _Enc) -> Any:
@@ -575,7 +627,9 @@ class _Link:
         if module is not None:
             names = [n for n, _ in module.named_parameters()]
             params = [p for _, p in module.named_parameters()]
-            req["params"] = [[n, enc_tensor(p, grad=False)] for n, p in zip(names, params, strict=True)]
+            req["params"] = [
+                [n, enc_tensor(p, grad=False)] for n, p in zip(names, params, strict=True)
+            ]
             req["training"] = bool(module.training)
         rep = self.request(req)
         result = self._finish(rep, enc)
@@ -807,6 +861,10 @@ class _Server:
                 names[name] = {"kind": "value", "v": self.encoder()(obj)}
         return {"names": names, "errors": self.errors[:5]}
 
+    def placeholder(self, child: Any) -> Any:
+        """After a call: a layer the judge holds as a stand-in is not described again."""
+        return None if rebuildable(child, hooks=True) else {"H": self.handle_of(child)}
+
     def encoder(self, refs: Sequence[Any] = ()) -> _Enc:
         enc = _Enc(handles=lambda m: self.describe(m), reverse=True)
         enc.refs = list(refs)
@@ -822,8 +880,8 @@ class _Server:
             if isinstance(obj, torch.Tensor):
                 now = enc_tensor(obj)
                 out.append(None if now == old else now)
-            elif isinstance(obj, nn.Module) and standard_module_loose(obj):
-                out.append(enc_module(obj, state=True))
+            elif isinstance(obj, nn.Module) and rebuildable(obj, hooks=True):
+                out.append(enc_module(obj, state=True, other=self.placeholder))
             else:
                 out.append(None)
         return out
@@ -915,11 +973,13 @@ class _Server:
                 req = _recv(rfd)
             except RemoteError:
                 return
+            before = b""
             try:
                 if req.get("rng"):
                     torch.set_rng_state(
                         torch.frombuffer(bytearray(base64.b64decode(req["rng"])), dtype=torch.uint8)
                     )
+                before = torch.get_rng_state().numpy().tobytes()
                 torch.set_grad_enabled(bool(req.get("grad", True)))
                 op = req.get("op")
                 if op == "hello":
@@ -935,21 +995,12 @@ class _Server:
             except BaseException as exc:  # noqa: BLE001 - the judge decides what it means
                 rep = {"err": [type(exc).__name__, str(exc)[:2000]]}
             try:
-                rep["rng"] = _b64(torch.get_rng_state().numpy().tobytes())
+                now = torch.get_rng_state().numpy().tobytes()
+                if now != before:
+                    rep["rng"] = _b64(now)
                 _send(wfd, rep)
             except BaseException as exc:  # noqa: BLE001 - e.g. a result that cannot be encoded
                 _send(wfd, {"err": [type(exc).__name__, str(exc)[:2000]]})
-
-
-def standard_module_loose(m: Any) -> bool:
-    """Like :func:`standard_module`, but hooks are allowed (they are part of the state)."""
-    from torch import nn
-
-    for sub in m.modules():
-        cls = type(sub)
-        if cls.__name__ not in _LAYERS or getattr(nn, cls.__name__, None) is not cls:
-            return False
-    return True
 
 
 # ============================================================================ the sandbox
@@ -1153,7 +1204,12 @@ def run_torch_jobs(
         ],
     }
     wall = int(job_seconds * len(jobs) + 60)
-    argv = [sys.executable, "-I", "-c", "from relu_course import verify_torch as v; v._sandbox_main()"]
+    argv = [
+        sys.executable,
+        "-I",
+        "-c",
+        "from relu_course import verify_torch as v; v._sandbox_main()",
+    ]
     try:
         proc = run_sandboxed(
             argv,
@@ -1172,10 +1228,8 @@ def run_torch_jobs(
         code = proc.returncode
         why = "was killed (time or memory limit?)" if code in (-9, 137) else f"exited {code}"
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        return [
-            {"fatal": f"the clean processes {why} without a valid answer ({err}) {' | '.join(tail)}"}
-            for _ in jobs
-        ]
+        fatal = f"the clean processes {why} without a valid answer ({err}) {' | '.join(tail)}"
+        return [{"fatal": fatal} for _ in jobs]
     return [a if isinstance(a, dict) else {"fatal": "no answer"} for a in answer["jobs"]]
 
 
@@ -1190,7 +1244,9 @@ def verify_torch_questions(
     out = []
     for job in jobs:
         if job["stub"]:
-            out.append((job, False, f"{', '.join(job['names'])}: the released stub (not attempted)"))
+            out.append(
+                (job, False, f"{', '.join(job['names'])}: the released stub (not attempted)")
+            )
             continue
         answer = next(answers)
         if "fatal" in answer:

@@ -321,6 +321,33 @@ def build_mlp(depth, width, activation="relu", init="he", in_features=16, out_fe
     return net
 """,
     ),
+    right(
+        PS2,
+        "build_mlp",
+        "own_relu_class",
+        """
+class ReLU(nn.Module):  # the student's own ReLU layer: max(x, 0), with clamp
+    def forward(self, x):
+        return torch.clamp(x, min=0.0)
+
+
+ACTIVATIONS = {"relu": ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
+
+
+def build_mlp(depth, width, activation="relu", init="he", in_features=16, out_features=4):
+    sizes = [in_features] + [width] * depth + [out_features]
+    layers = []
+    for i in range(depth + 1):
+        linear = nn.Linear(sizes[i], sizes[i + 1])
+        if init != "default":
+            (he_normal_ if init == "he" else xavier_normal_)(linear.weight)
+            nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if i < depth:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+""",
+    ),
 ]
 
 # ------------------------------------------------------------------- ps2: grad norms

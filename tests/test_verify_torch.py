@@ -1,0 +1,103 @@
+"""Clean re-verification of ps2-ps4 (relu_course.verify_torch) on the answer corpora.
+
+The instructor's test cells (hidden tests included) run in a judge process that never
+runs student code; the student's cells run in a second process and answer the judge's
+calls over a pipe. The same packed submissions as tests/test_ps234.py (the reference in
+every other answer cell) are verified here, without nbgrader:
+
+* every wrong answer fails its own question in the clean run, and no question outside
+  its declared dependencies;
+* every correct answer, and the reference solution, passes every question;
+* the unanswered release fails every question without starting a process.
+
+The adversarial ps2-ps4 submissions are in tests/test_attacks_torch.py.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from nbgrader_harness import fill_solutions, released_notebook, solution_sources
+from test_ps234 import pack
+
+from relu_course.sandbox import bwrap_available
+from relu_course.verify import Verdict, verify_submission
+from tests import corpus_ps234 as corpus
+
+pytestmark = pytest.mark.slow
+ASSIGNMENTS = [corpus.PS2, corpus.PS3, corpus.PS4]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _source(assignment: str) -> dict:
+    return json.loads((ROOT / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+
+
+class Verified:
+    """Clean verdicts of the reference, the release and every packed corpus submission."""
+
+    def __init__(self, assignment: str) -> None:
+        released = json.loads(json.dumps(released_notebook(assignment)))
+        reference = solution_sources(assignment)
+        source = _source(assignment)
+        self.subs = {f"mixed_{k}": sub for k, sub in enumerate(pack(corpus.variants(assignment)))}
+        notebooks = {"released": released, "reference": fill_solutions(released, reference)}
+        for student, sub in self.subs.items():
+            answers = {**reference, **{v.grade_id: v.source for v in sub}}
+            notebooks[student] = fill_solutions(released, answers)
+
+        def run(item: tuple[str, dict]) -> tuple[str, dict[str, Verdict]]:
+            student, nb = item
+            nb = json.loads(json.dumps(nb))
+            verdicts = verify_submission(released, nb, assignment, source_nb=source)
+            return student, {v.grade_id: v for v in verdicts}
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            self.verdicts = dict(pool.map(run, notebooks.items()))
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def verified(request) -> Verified:
+    if not bwrap_available():
+        pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")
+    return Verified(request.param)
+
+
+def test_reference_passes_every_question(verified: Verified) -> None:
+    verdicts = verified.verdicts["reference"]
+    assert verdicts, "no torch question was re-verified"
+    failed = {g: v.message for g, v in verdicts.items() if not v.clean_passed}
+    assert not failed, failed
+
+
+def test_release_fails_every_question_without_running(verified: Verified) -> None:
+    verdicts = verified.verdicts["released"]
+    assert verdicts and all(v.clean_passed is False for v in verdicts.values())
+    assert all("released stub" in v.message for v in verdicts.values())
+
+
+def test_each_wrong_answer_fails_its_question_only(verified: Verified) -> None:
+    problems = []
+    for student, sub in verified.subs.items():
+        verdicts = verified.verdicts[student]
+        allowed = set().union(*(v.touches for v in sub if not v.correct))
+        for v in sub:
+            if not v.correct and verdicts[v.test_id].clean_passed:
+                problems.append(f"{student}: {v.grade_id}/{v.name} ({v.why}) passed")
+        for q, verdict in verdicts.items():
+            if q not in allowed and not verdict.clean_passed:
+                problems.append(f"{student}: {q} failed: {verdict.message}")
+    assert not problems, "\n".join(problems)
+
+
+def test_each_correct_variant_passes(verified: Verified) -> None:
+    problems = [
+        f"{student}: {v.grade_id}/{v.name}: {verified.verdicts[student][v.test_id].message}"
+        for student, sub in verified.subs.items()
+        for v in sub
+        if v.correct and not verified.verdicts[student][v.test_id].clean_passed
+    ]
+    assert not problems, "\n".join(problems)
