@@ -12,6 +12,10 @@ The sandbox a kernel (or any command) gets, with bubblewrap (``bwrap``) as root:
   (root is exempt from it) and no file outside the scratch folder can be written;
 * resource limits (:class:`Limits`): address space (memory) 4 GiB, CPU time, number of
   processes, file size, open files; a wall-time cap (``timeout -s KILL``);
+* where cgroups can be written (Linux, root): a cgroup of its own for the whole sandbox
+  (:class:`SandboxCgroup`) that caps the memory of all its processes together (6 GiB)
+  and their number (128), so that many processes of 4 GiB each cannot exhaust the host;
+  where they cannot, a log warning says so and only the per-process limits apply;
 * every process it started is killed when it ends: when the main process exits, the
   PID namespace's init exits and the kernel kills everything left in the namespace
   (``--die-with-parent`` covers a killed grader);
@@ -30,14 +34,17 @@ configuration, so that ``nbgrader autograde`` executes notebooks in the sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 import weakref
 from collections.abc import Iterable, Sequence
@@ -50,8 +57,10 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode, default
 
 __all__ = [
+    "CGROUP_ROOT",
     "DEFAULT_LIMITS",
     "Limits",
+    "SandboxCgroup",
     "SandboxKernelManager",
     "SandboxWarning",
     "SandboxedExecute",
@@ -78,11 +87,14 @@ class Limits:
     ``memory_bytes`` is ``RLIMIT_AS`` (address space, per process); ``cpu_seconds`` is
     ``RLIMIT_CPU`` (per process); ``wall_seconds`` kills the whole sandbox; ``nproc`` caps
     processes and threads of the sandbox's user; ``file_bytes`` caps one written file.
+    ``sandbox_memory_bytes`` (memory actually used, RAM and swap) and ``sandbox_tasks``
+    (processes and threads) cap the whole sandbox together, through its cgroup
+    (:class:`SandboxCgroup`), where cgroups can be written; ``0`` switches a cap off.
 
     Examples
     --------
-    >>> Limits().memory_bytes == 4 * 2**30
-    True
+    >>> Limits().memory_bytes == 4 * 2**30, Limits().sandbox_memory_bytes == 6 * 2**30
+    (True, True)
     >>> Limits(wall_seconds=30).wall_seconds
     30
     """
@@ -93,6 +105,8 @@ class Limits:
     nproc: int = 64
     file_bytes: int = 256 * 2**20
     open_files: int = 1024
+    sandbox_memory_bytes: int = 6 * GIB
+    sandbox_tasks: int = 128
 
     def rlimits(self) -> dict[str, int]:
         """``resource`` module limit names and values."""
@@ -118,6 +132,18 @@ _LIMITER = (
     "        try: resource.setrlimit(r,(v,v))\n"
     "        except (ValueError,OSError): pass\n"
     "os.execvp(sys.argv[3],sys.argv[3:])\n"
+)
+
+# Moves itself into the sandbox's cgroups, then execs the sandbox (run as root, before
+# bwrap: nothing untrusted has run yet, and every process the sandbox starts inherits
+# the cgroups). A failed write ends it with an error: no sandbox runs outside its cap.
+# argv: cgroup folders..., "--", command...
+_JOIN_CGROUPS = (
+    "import os,sys\n"
+    "i=sys.argv.index('--')\n"
+    "for d in sys.argv[1:i]:\n"
+    "    with open(os.path.join(d,'cgroup.procs'),'w') as f: f.write(str(os.getpid()))\n"
+    "os.execvp(sys.argv[i+1],sys.argv[i+1:])\n"
 )
 
 # Environment variables passed from the grader into the sandbox (everything else is cleared).
@@ -149,6 +175,236 @@ def _warn_unsandboxed(why: str) -> None:
     )
     log.warning(message)
     warnings.warn(message, SandboxWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- cgroups
+
+#: Where the cgroup file systems are mounted: cgroup v2 at ``CGROUP_ROOT`` itself or at
+#: ``CGROUP_ROOT/unified`` (hybrid layout), cgroup v1 controllers at
+#: ``CGROUP_ROOT/<controller>``.
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+_CGROUP_WARNED: set[str] = set()
+
+
+def _warn_no_cgroup(why: str) -> None:
+    """Log (a warning the first time for each reason) that only rlimits cap the sandbox."""
+    level = logging.DEBUG if why in _CGROUP_WARNED else logging.WARNING
+    _CGROUP_WARNED.add(why)
+    log.log(
+        level,
+        "no cgroup cap for the sandbox (%s): memory and processes are capped per process "
+        "only (rlimits), not for the sandbox as a whole",
+        why,
+    )
+
+
+def _own_cgroup_paths() -> dict[str, str]:
+    """This process's cgroup for each v1 controller, and under ``""`` its cgroup v2 path."""
+    paths = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            paths[controller] = path
+    return paths
+
+
+def _v2_parent(own: dict[str, str], wanted: set[str]) -> tuple[Path, set[str]]:
+    """This process's cgroup v2 folder and which ``wanted`` controllers its children get.
+
+    A controller the folder does not yet hand down is switched on in its
+    ``cgroup.subtree_control``; the kernel refuses that (EBUSY) in a cgroup that holds
+    processes, which is the usual case unless it is the root, and then cgroup v1 is tried.
+    """
+    mounts = (CGROUP_ROOT, CGROUP_ROOT / "unified")
+    mount = next((m for m in mounts if (m / "cgroup.controllers").is_file()), None)
+    if mount is None or "" not in own:
+        return CGROUP_ROOT, set()
+    parent = mount / own[""].lstrip("/")
+    try:
+        available = set((parent / "cgroup.controllers").read_text().split())
+        enabled = set((parent / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return parent, set()
+    usable = wanted & available & enabled
+    for controller in sorted(wanted & available - enabled):
+        try:
+            (parent / "cgroup.subtree_control").write_text(f"+{controller}")
+        except OSError:
+            continue
+        usable.add(controller)
+    return parent, usable
+
+
+def _cgroup_folder(
+    controller: str, name: str, own: dict[str, str], v2: tuple[Path, set[str]]
+) -> tuple[Path, int] | None:
+    """Where the sandbox cgroup ``name`` for ``controller`` goes, and its cgroup version."""
+    parent, usable = v2
+    v1 = CGROUP_ROOT / controller
+    if controller in usable:
+        return parent / name, 2
+    if controller in own and (v1 / "cgroup.procs").is_file():
+        return v1 / own[controller].lstrip("/") / name, 1
+    return None
+
+
+def _write_cap(folder: Path, controller: str, version: int, cap: int) -> None:
+    """Write the cap of ``controller`` into its cgroup ``folder``."""
+    if controller == "pids":
+        required, optional = [("pids.max", cap)], []
+    elif version == 2:  # memory.max is RAM only: no swap keeps RAM + swap under the cap
+        required, optional = [("memory.max", cap)], [("memory.swap.max", 0)]
+    else:  # memsw (RAM + swap) may not be below limit_in_bytes: written after it
+        required = [("memory.limit_in_bytes", cap)]
+        optional = [("memory.memsw.limit_in_bytes", cap)]
+    for name, value in required + optional:
+        path = folder / name
+        if path.is_file():
+            path.write_text(str(value))
+        elif (name, value) in required:
+            raise FileNotFoundError(f"{path} is missing")
+
+
+def _kill_tasks(folder: Path, deadline: float) -> None:
+    """SIGKILL every process left in the cgroup ``folder`` until it is empty."""
+    while time.monotonic() < deadline:
+        try:
+            pids = [int(pid) for pid in (folder / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return
+        if not pids:
+            return
+        if (folder / "cgroup.kill").is_file():  # cgroup v2, Linux >= 5.14: all at once
+            with contextlib.suppress(OSError):
+                (folder / "cgroup.kill").write_text("1")
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.005)
+
+
+@dataclass(frozen=True)
+class SandboxCgroup:
+    """The cgroup of one sandbox: the memory and the number of all its processes, capped.
+
+    ``folders`` maps each capped controller (``"memory"``, ``"pids"``) to its cgroup
+    folder: one folder for both under cgroup v2, one per controller under cgroup v1.
+    Each is a new child of this process's own cgroup (``/proc/self/cgroup``), so any cap
+    the grader itself runs under still holds over all its sandboxes together.
+
+    :meth:`create` makes the folders (or logs why it cannot and returns ``None``);
+    :func:`sandbox_command` (``cgroups=``) makes the sandbox enter them before anything
+    untrusted runs; :meth:`remove` kills what is left in them and deletes them.
+
+    Examples
+    --------
+    >>> SandboxCgroup.create(Limits(sandbox_memory_bytes=0, sandbox_tasks=0)) is None
+    True
+    """
+
+    folders: dict[str, Path]
+    versions: dict[str, int]
+
+    @property
+    def dirs(self) -> list[Path]:
+        """The cgroup folders, each once (the ``cgroups`` of :func:`sandbox_command`)."""
+        return list(dict.fromkeys(self.folders.values()))
+
+    def describe(self) -> str:
+        """Which cgroup version caps which controller, e.g. ``memory: v1 /sys/fs/...``."""
+        return ", ".join(f"{c}: v{self.versions[c]} {f}" for c, f in self.folders.items())
+
+    @classmethod
+    def create(cls, limits: Limits) -> SandboxCgroup | None:
+        """New cgroup folder(s) capped at ``limits.sandbox_memory_bytes``/``sandbox_tasks``.
+
+        cgroup v2 when this process's v2 cgroup can hand the controller down to a child,
+        else cgroup v1 (``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes``,
+        ``pids.max``). ``None``, with a log warning, when no cap can be set (not Linux,
+        not root, read-only ``/sys``, no such controller); caps of ``0`` are not set.
+        """
+        caps = {"memory": limits.sandbox_memory_bytes, "pids": limits.sandbox_tasks}
+        caps = {controller: cap for controller, cap in caps.items() if cap > 0}
+        if not caps:
+            return None
+        if not sys.platform.startswith("linux"):
+            _warn_no_cgroup(f"cgroups are Linux-only, this is {sys.platform}")
+            return None
+        name = f"relu-sandbox-{secrets.token_hex(6)}"
+        folders: dict[str, Path] = {}
+        versions: dict[str, int] = {}
+        made: list[Path] = []
+        try:
+            own = _own_cgroup_paths()
+            v2 = _v2_parent(own, set(caps))
+            for controller, cap in caps.items():
+                if (where := _cgroup_folder(controller, name, own, v2)) is None:
+                    continue
+                folder, version = where
+                if folder not in made:  # cgroup v2: one folder for both controllers
+                    folder.mkdir()
+                    made.append(folder)
+                    if not (folder / "cgroup.procs").is_file():
+                        raise OSError(f"{folder.parent} is not a cgroup file system")
+                _write_cap(folder, controller, version, cap)
+                folders[controller], versions[controller] = folder, version
+        except (OSError, ValueError) as exc:
+            for folder in reversed(made):
+                _rmdir_quietly(folder)
+            _warn_no_cgroup(f"{type(exc).__name__}: {exc}".replace(name, "relu-sandbox-*"))
+            return None
+        if missing := sorted(set(caps) - set(folders)):
+            _warn_no_cgroup(
+                f"no {'/'.join(missing)} cgroup this process may create children in, under "
+                f"{CGROUP_ROOT} (needs root or a delegated cgroup)"
+            )
+        if not folders:
+            return None
+        cgroup = cls(folders, versions)
+        log.debug("sandbox cgroup %s", cgroup.describe())
+        return cgroup
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for going over the memory cap."""
+        folder = self.folders.get("memory")
+        for name in ("memory.events", "memory.oom_control"):  # v2, v1 (Linux >= 4.13)
+            try:
+                lines = (folder / name).read_text().splitlines() if folder else []
+            except OSError:
+                continue
+            for line in lines:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        return 0
+
+    def remove(self, timeout: float = 5.0) -> None:
+        """Kill every process still in the cgroup(s), then delete the folders.
+
+        Safe to call more than once; logs a warning when a folder cannot be removed.
+        """
+        deadline = time.monotonic() + timeout
+        for folder in self.dirs:
+            while folder.exists():
+                _kill_tasks(folder, deadline)
+                try:
+                    folder.rmdir()
+                except FileNotFoundError:
+                    break
+                except OSError as exc:  # EBUSY: a task is still exiting
+                    if time.monotonic() > deadline:
+                        log.warning("could not remove the sandbox cgroup %s: %s", folder, exc)
+                        break
+                    time.sleep(0.01)
+
+
+def _rmdir_quietly(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+# ----------------------------------------------------------------------------- commands
 
 
 def _python_roots() -> list[Path]:
@@ -188,6 +444,7 @@ def sandbox_command(
     uid: int | None = None,
     env: dict[str, str] | None = None,
     isolate: bool | None = None,
+    cgroups: Sequence[Path] = (),
 ) -> list[str]:
     """The command line that runs ``argv`` sandboxed, with ``scratch`` as home and cwd.
 
@@ -196,7 +453,9 @@ def sandbox_command(
     ``relu_course``. ``uid`` is the unprivileged user (random when ``None``; chown the
     writable folders to it first: :func:`prepare_folder`). ``isolate=None`` uses
     bubblewrap when :func:`bwrap_available`; without it only ``limits`` apply and a
-    :class:`SandboxWarning` is issued.
+    :class:`SandboxWarning` is issued. ``cgroups`` are cgroup folders (made by
+    :meth:`SandboxCgroup.create`, see :attr:`SandboxCgroup.dirs`) that the sandbox enters
+    before anything in it runs; writing their ``cgroup.procs`` needs root.
 
     Examples
     --------
@@ -204,6 +463,11 @@ def sandbox_command(
     ...                       isolate=True)
     >>> cmd[0].endswith("timeout"), "--unshare-net" in cmd, cmd[-3:]
     (True, True, ['python', '-c', 'pass'])
+    >>> cg = Path("/sys/fs/cgroup/pids/relu-sandbox-1")
+    >>> cmd = sandbox_command(["python"], scratch=Path("/tmp/s"), uid=1, isolate=True,
+    ...                       cgroups=[cg])
+    >>> cmd.index(str(cg)) < cmd.index("--unshare-net")
+    True
     """
     scratch = Path(scratch)
     isolate = bwrap_available() if isolate is None else isolate
@@ -225,10 +489,12 @@ def sandbox_command(
     environment |= env or {}
     limiter = [sys.executable, "-I", "-S", "-c", _LIMITER, json.dumps(limits.rlimits()), "--"]
     timeout = [shutil.which("timeout") or "timeout", "-s", "KILL", str(limits.wall_seconds)]
+    join = [sys.executable, "-I", "-S", "-c", _JOIN_CGROUPS, *map(str, cgroups), "--"]
+    outer = [*timeout, *join] if cgroups else timeout  # trusted, run as the grader
     if not isolate:
         _warn_unsandboxed("bubblewrap unavailable" if os.name == "posix" else os.name)
         envargs = ["env", "-i", *(f"{k}={v}" for k, v in environment.items())]
-        return [*timeout, *envargs, *limiter, *argv]
+        return [*outer, *envargs, *limiter, *argv]
     uid = secrets.randbelow(1_000_000) + 1_000_000 if uid is None else uid
     links = [Path(d) for d in _SYSTEM_DIRS if Path(d).is_symlink()]
     ro = [Path(d) for d in _SYSTEM_DIRS if Path(d).exists() and not Path(d).is_symlink()]
@@ -252,7 +518,7 @@ def sandbox_command(
     cmd += ["--chdir", str(scratch), "--"]
     setpriv = [shutil.which("setpriv") or "setpriv", "--reuid", str(uid), "--regid", str(uid)]
     setpriv += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-    return [*timeout, *cmd, *setpriv, "--", *limiter, *argv]
+    return [*outer, *cmd, *setpriv, "--", *limiter, *argv]
 
 
 def prepare_folder(path: Path, uid: int) -> None:
@@ -275,8 +541,9 @@ def run_sandboxed(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``argv`` in a fresh sandbox with a throw-away scratch folder holding ``files``.
 
-    Returns the completed process (``stdout``/``stderr`` as bytes); the scratch folder
-    and every process started inside are gone when this returns.
+    Returns the completed process (``stdout``/``stderr`` as bytes); the scratch folder,
+    the sandbox's cgroup (:class:`SandboxCgroup`) and every process started inside are
+    gone when this returns.
 
     Examples
     --------
@@ -292,10 +559,28 @@ def run_sandboxed(
         uid = secrets.randbelow(1_000_000) + 1_000_000
         prepare_folder(scratch, uid)
         os.chmod(tmp, 0o755)
-        cmd = sandbox_command(argv, scratch=scratch, limits=limits, uid=uid, isolate=isolate)
-        return subprocess.run(
-            cmd, input=stdin, capture_output=True, timeout=limits.wall_seconds + 30, check=False
-        )
+        cgroup = SandboxCgroup.create(limits)
+        try:
+            cmd = sandbox_command(
+                argv,
+                scratch=scratch,
+                limits=limits,
+                uid=uid,
+                isolate=isolate,
+                cgroups=cgroup.dirs if cgroup else (),
+            )
+            return subprocess.run(
+                cmd, input=stdin, capture_output=True, timeout=limits.wall_seconds + 30, check=False
+            )
+        finally:
+            if cgroup is not None:
+                _log_oom(cgroup)
+                cgroup.remove()
+
+
+def _log_oom(cgroup: SandboxCgroup) -> None:
+    if kills := cgroup.oom_kills():
+        log.warning("the sandbox went over its memory cap: %d process(es) killed", kills)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -322,6 +607,12 @@ class SandboxKernelManager(AsyncKernelManager):
     nproc = Integer(DEFAULT_LIMITS.nproc, help="processes+threads of the sandbox user").tag(
         config=True
     )
+    sandbox_memory_bytes = Integer(
+        DEFAULT_LIMITS.sandbox_memory_bytes, help="memory of the whole kernel (cgroup; 0: off)"
+    ).tag(config=True)
+    sandbox_tasks = Integer(
+        DEFAULT_LIMITS.sandbox_tasks, help="processes+threads of the whole kernel (cgroup; 0: off)"
+    ).tag(config=True)
     isolate = Bool(True, help="use bubblewrap (False: resource limits only, loud warning)").tag(
         config=True
     )
@@ -339,6 +630,8 @@ class SandboxKernelManager(AsyncKernelManager):
             cpu_seconds=self.cpu_seconds,
             wall_seconds=self.wall_seconds,
             nproc=self.nproc,
+            sandbox_memory_bytes=self.sandbox_memory_bytes,
+            sandbox_tasks=self.sandbox_tasks,
         )
 
     def _setup_sandbox(self, cwd: str | None) -> str:
@@ -360,6 +653,11 @@ class SandboxKernelManager(AsyncKernelManager):
         prepare_folder(scratch, self._sbx_uid)
         prepare_folder(conn, self._sbx_uid)
         self._sbx_scratch, self._sbx_conn = scratch, conn
+        self._remove_cgroup()  # a restart's old kernel is dead: its cgroup goes
+        cgroup = SandboxCgroup.create(self.limits)
+        self._sbx_cgroup = cgroup
+        # removed with the manager or at exit as well, like the folders
+        self._sbx_cgroup_remove = weakref.finalize(self, cgroup.remove) if cgroup else None
         self.connection_file = str(conn / "kernel.json")
         if self.transport == "ipc":
             self.ip = str(conn / "kernel")
@@ -387,15 +685,35 @@ class SandboxKernelManager(AsyncKernelManager):
             rw_paths=[self._sbx_conn],
             uid=self._sbx_uid,
             isolate=self._sbx_isolate,
+            cgroups=self._sbx_cgroup.dirs if self._sbx_cgroup else (),
         )
+
+    def _remove_cgroup(self) -> None:
+        """Kill what is left of the kernel's process tree and delete its cgroup."""
+        remove = getattr(self, "_sbx_cgroup_remove", None)
+        if remove is not None and remove.alive:
+            _log_oom(self._sbx_cgroup)
+            remove()
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         try:
             await super()._async_cleanup_resources(restart=restart)
         finally:
+            self._remove_cgroup()
             tmp = getattr(self, "_sbx_tmp", None)
             if tmp is not None and not restart:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+# the Limits fields SandboxKernelManager has as traitlets
+_KERNEL_LIMITS = (
+    "memory_bytes",
+    "cpu_seconds",
+    "wall_seconds",
+    "nproc",
+    "sandbox_memory_bytes",
+    "sandbox_tasks",
+)
 
 
 class SandboxedExecute(Execute):
@@ -430,7 +748,7 @@ def configure_nbgrader(
         SandboxedExecute if p is Execute else p for p in pre
     ]
     for key, value in asdict(limits).items():
-        if key in ("memory_bytes", "cpu_seconds", "wall_seconds", "nproc"):
+        if key in _KERNEL_LIMITS:
             setattr(config.SandboxKernelManager, key, value)
     config.SandboxKernelManager.isolate = isolate
     return config
