@@ -213,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``relu-course`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # nbgrader's gradebook runs the `alembic` executable from PATH: the one installed
+    # next to this Python, so the command works from a venv that is not activated
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     try:
         if args.command == "demo":
             return cmd_demo(args)

@@ -764,9 +764,11 @@ def verify_submission(
         )
 
     # every other graded test cell (ps2-ps4: torch questions): judged by the instructor's
-    # test cell in a process that never runs student code (relu_course.verify_torch)
+    # test cell in a process that never runs student code (relu_course.verify_torch).
+    # A question nbgrader scored 0 stays 0 whatever the clean run says: not re-run.
     source = _load(source_nb) if source_nb is not None else release
     done = {v.grade_id for v in verdicts}
+    done |= {g for g, sc in (scores or {}).items() if sc is not None and float(sc) <= 0}
     if any(
         _meta(c).get("grade")
         and not _meta(c).get("solution")

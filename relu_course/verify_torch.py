@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import secrets
 import select
@@ -153,6 +154,43 @@ def dec_tensor(d: Mapping[str, Any]) -> Any:
     if "g" in d:
         t.grad = dec_tensor(d["g"]["T"])
     return t
+
+
+def enc_array(a: Any) -> dict[str, Any]:
+    """A NumPy array (or scalar) of a numeric dtype as plain data: dtype, shape, raw bytes."""
+    import numpy as np
+
+    scalar = isinstance(a, np.generic)
+    base = np.asarray(a) if scalar else np.ndarray.view(a, np.ndarray)
+    if base.dtype.kind not in "biufc":
+        raise TypeError(f"a NumPy {base.dtype} value cannot cross")
+    data = {
+        "dt": base.dtype.str,
+        "sh": list(base.shape),
+        "b": _b64(np.ascontiguousarray(base).tobytes()),
+    }
+    return {"S": data} if scalar else {"N": data}
+
+
+def dec_array(d: Mapping[str, Any]) -> Any:
+    """Rebuild :func:`enc_array`'s array, checking it as untrusted."""
+    import numpy as np
+
+    try:
+        dtype = np.dtype(str(d.get("dt")))
+    except TypeError as exc:
+        raise RemoteError(f"bad dtype {d.get('dt')!r}") from exc
+    if dtype.kind not in "biufc" or dtype.hasobject:
+        raise RemoteError(f"a NumPy {dtype} value cannot cross")
+    shape = [int(s) for s in d.get("sh", [])]
+    raw = base64.b64decode(d.get("b", ""))
+    if (
+        any(s < 0 for s in shape)
+        or len(shape) > 32
+        or len(raw) != dtype.itemsize * math.prod(shape)
+    ):
+        raise RemoteError(f"array of shape {shape} and dtype {dtype}: {len(raw)} bytes")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
 # Standard layers a module description may hold: class name -> constructor attributes.
@@ -388,6 +426,7 @@ class _Enc:
         return None if rebuildable(child) else self.handles(child)  # type: ignore[misc]
 
     def __call__(self, v: Any, depth: int = 0) -> Any:
+        import numpy as np
         import torch
         from torch import nn
         from torch.utils.data import DataLoader
@@ -397,8 +436,13 @@ class _Enc:
         for i, ref in enumerate(self.refs):
             if v is ref:
                 return {"A": i}
-        if v is None or type(v) in (bool, int, str):
+        if v is None or type(v) in (bool, int, str, float):
             return v
+        if isinstance(v, np.ndarray) and (self.reverse or type(v) is np.ndarray):
+            self.objs.append(v)
+            return enc_array(v)
+        if isinstance(v, np.generic) and v.dtype.kind in "biufc":
+            return enc_array(v)
         if isinstance(v, bool):
             return bool(v)
         if isinstance(v, float):
@@ -495,6 +539,15 @@ class _Dec:
             t = dec_tensor(v["T"])
             self.objs.append(t)
             return t
+        if tag == "N":
+            a = dec_array(v["N"])
+            self.objs.append(a)
+            return a
+        if tag == "S":
+            a = dec_array(v["S"])
+            if a.ndim != 0:
+                raise RemoteError("a NumPy scalar with a shape")
+            return a[()]
         if tag == "L":
             return [self(e, depth + 1) for e in v["L"]]
         if tag == "U":
@@ -600,6 +653,10 @@ class _Link:
                 continue
             if "T" in state:
                 _apply_tensor_state(obj, state["T"])
+            elif "N" in state:
+                new = dec_array(state["N"])
+                if new.shape == obj.shape and new.dtype == obj.dtype:
+                    obj[...] = new
             elif "M" in state and getattr(obj, "_remote_handle", None) is None:
                 _apply_module_state(obj, state["M"])
         if "err" in rep:
@@ -871,7 +928,8 @@ class _Server:
         return enc
 
     def post(self, objs: Sequence[Any], before: Sequence[Any]) -> list[Any]:
-        """The state of each tensor/module argument after the call (None: unchanged)."""
+        """The state of each tensor/array/module argument after the call (None: unchanged)."""
+        import numpy as np
         import torch
         from torch import nn
 
@@ -880,6 +938,9 @@ class _Server:
             if isinstance(obj, torch.Tensor):
                 now = enc_tensor(obj)
                 out.append(None if now == old else now)
+            elif isinstance(obj, np.ndarray):
+                now = enc_array(obj)
+                out.append(None if now == old else now)
             elif isinstance(obj, nn.Module) and rebuildable(obj, hooks=True):
                 out.append(enc_module(obj, state=True, other=self.placeholder))
             else:
@@ -887,6 +948,7 @@ class _Server:
         return out
 
     def call(self, req: Mapping[str, Any], differentiable: bool) -> dict[str, Any]:
+        import numpy as np
         import torch
         from torch import nn
 
@@ -894,7 +956,14 @@ class _Server:
         dec = _Dec(handles=self.objs)
         args, kwargs = dec(req["a"]), dec(req["k"])
         objs = list(dec.objs)
-        before = [enc_tensor(o) if isinstance(o, torch.Tensor) else None for o in objs]
+        before = [
+            enc_tensor(o)
+            if isinstance(o, torch.Tensor)
+            else enc_array(o)
+            if isinstance(o, np.ndarray)
+            else None
+            for o in objs
+        ]
         module_inputs: list[Any] = []
         if differentiable and isinstance(target, nn.Module):
             module_inputs = self.load_params(target, req)

@@ -240,3 +240,19 @@ def test_bad_input_gives_a_clear_message_and_exit_code(toy, tmp_path, capsys):
     assert "run relu-course grade toy" in capsys.readouterr().err
     assert main(["--course", str(tmp_path), "grade", "toy"]) == 2
     assert "nbgrader_config.py" in capsys.readouterr().err
+
+
+def test_the_console_script_works_from_a_venv_that_is_not_activated(toy):
+    # nbgrader's gradebook runs `alembic` from PATH; a user who calls
+    # .venv/bin/relu-course without activating the venv must not see a traceback
+    import subprocess
+
+    script = Path(sys.executable).parent / "relu-course"
+    env = dict(os.environ, PATH="/usr/bin:/bin")
+    args = [str(script), "--course", str(toy.root), "grade", "toy", "--student", "perfect"]
+    proc = subprocess.run(
+        [*args, "--no-progress"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert load_results(toy, "toy")["perfect"].score == 5
