@@ -672,6 +672,11 @@ class SandboxKernelManager(AsyncKernelManager):
         env = dict(kw.get("env") or os.environ)
         env.pop("JPY_PARENT_PID", None)  # under --unshare-pid the parent poller would quit
         kw["env"] = env
+        # the kernel's raw stdout/stderr (ipykernel's start-up note, anything the student
+        # writes to file descriptors 1 and 2) must not reach the grader's terminal; cell
+        # outputs travel over the kernel's channels and are not affected
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
         return await super()._async_pre_start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
