@@ -21,7 +21,6 @@ course beforehand and not timed. Prints a Markdown table (and writes it with ``-
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -30,27 +29,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench import _harness  # noqa: E402 - tests/nbgrader_harness.py, loaded by path
+
 ASSIGNMENTS = [
     "ps1_activations",
     "ps2_vanishing_gradients",
     "ps3_dying_relu",
     "ps4_gpu_training",
 ]
-
-
-def _harness() -> ModuleType:
-    """tests/nbgrader_harness.py, loaded by path (``tests`` is not a package)."""
-    path = ROOT / "tests" / "nbgrader_harness.py"
-    spec = importlib.util.spec_from_file_location("nbgrader_harness", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _say(message: str) -> None:
