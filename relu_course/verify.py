@@ -266,6 +266,25 @@ class _LazyTorch(types.ModuleType):
         return getattr(torch, name)
 
 
+class _NoIPython:  # get_ipython() without IPython: magics and shell escapes do nothing
+
+    def __new__(cls):
+        return _NO_IPYTHON
+
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return None
+
+
+_NO_IPYTHON = object.__new__(_NoIPython)
+
+
+def _no_display(*args, **kwargs):
+    return None
+
+
 def _name(obj):
     t = _type(obj)
     if t is _ndarray:
@@ -281,7 +300,8 @@ def _run_job(job):
         x = _copy(raw.reshape(c["x"]["shape"]))
         cases.append((x, c))
     namespace = {"__name__": "__main__", "np": np, "numpy": np, "math": math,
-                 "torch": _LazyTorch("torch")}
+                 "torch": _LazyTorch("torch"), "get_ipython": _NoIPython,
+                 "display": _no_display}
     cell_error = None
     for i, source in enumerate(job["cells"]):
         # one top-level statement at a time: a failing statement (a debugging print, a
@@ -513,7 +533,11 @@ def observe_clean_batch(
             raise ValueError("answer does not match the request")
     except (IndexError, ValueError, KeyError, TypeError) as err:
         code = proc.returncode
-        why = "was killed (time or memory limit?)" if code in (-9, 137) else f"exited {code}"
+        why = (
+            "was killed (a time or memory limit, or the student's code killed it)"
+            if code in (-9, 137)
+            else f"exited with status {code}"
+        )
         return [(None, f"the clean process {why} without a valid answer ({err})") for _ in failed]
     out: list[tuple[list[checks.Observation] | None, str]] = []
     for (_, _, cases), rec in zip(jobs, answer["jobs"], strict=True):
@@ -588,9 +612,34 @@ def _free_names(tree: ast.AST) -> set[str]:
     return loaded - bound - set(dir(builtins)) - _BASE_NAMES
 
 
+_IPYTHON = None
+
+
+def python_source(source: str) -> str:
+    """A notebook cell as plain Python: IPython's own transformer rewrites ``!cmd``,
+    ``%magic`` and ``%%cell`` lines into ``get_ipython()`` calls (text only; nothing runs).
+
+    Examples
+    --------
+    >>> python_source("!nvidia-smi -L\nx = 1")
+    "get_ipython().system('nvidia-smi -L')\nx = 1\n"
+    """
+    global _IPYTHON
+    if "!" not in source and "%" not in source:
+        return source
+    try:
+        if _IPYTHON is None:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            _IPYTHON = TransformerManager()
+        return _IPYTHON.transform_cell(source)
+    except Exception:  # noqa: BLE001 - no IPython, or text it cannot read: leave as it is
+        return source
+
+
 def _parse(source: str) -> ast.AST | None:
     try:
-        return ast.parse(source)
+        return ast.parse(python_source(source))
     except SyntaxError:
         return None
 
@@ -738,7 +787,7 @@ def verify_submission(
         prepared.append((gid, fn, pts, cases, cells, flags, skip))
     runs = observe_clean_batch(
         [
-            (fn, [src for _, src in cells], cases)
+            (fn, [python_source(src) for _, src in cells], cases)
             for _, fn, _, cases, cells, _, skip in prepared
             if skip is None
         ],
@@ -903,6 +952,7 @@ _CALLS = {
     ("os", "scandir"): ("files", "lists folders"),
     ("os", "chdir"): ("files", "changes the working folder"),
     ("sys", "_getframe"): ("introspection", "inspects interpreter frames"),
+    ("sys", "modules"): ("introspection", "inspects sys.modules (is a kernel running me?)"),
     ("sys", "setprofile"): ("introspection", "hooks every function call"),
     ("sys", "settrace"): ("introspection", "hooks every line executed"),
 }
@@ -950,7 +1000,7 @@ def _root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def scan_source(source: str, cell: str = "cell") -> list[Flag]:
+def scan_source(source: str, cell: str = "cell", *, depth: int = 0) -> list[Flag]:
     """Flags for code in one student cell that no honest answer to an exercise needs.
 
     Looks for: patches of NumPy/torch/relu_course/builtins (assignments, ``setattr``,
@@ -971,9 +1021,13 @@ def scan_source(source: str, cell: str = "cell") -> list[Flag]:
     if tree is None:
         return []
     flags: dict[tuple[str, str], Flag] = {}
+    # `!cmd` and `%magic` lines become get_ipython() calls in the parsed text: only a
+    # get_ipython the student wrote is an IPython hook; a shell escape is noted
+    explicit = "get_ipython" in source
+    benign = {"reference", "shell-command"}
 
     def add(kind: str, reason: str) -> None:
-        flags.setdefault((kind, reason), Flag(kind, cell, reason, tampering=kind != "reference"))
+        flags.setdefault((kind, reason), Flag(kind, cell, reason, tampering=kind not in benign))
 
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
@@ -998,6 +1052,12 @@ def scan_source(source: str, cell: str = "cell") -> list[Flag]:
                     if text.split(".")[-1] in ("ndarray", "Tensor", "float", "float64"):
                         add("fake-equality", f"subclasses {text}")
         elif isinstance(node, ast.Attribute):
+            if node.attr == "load_digits":
+                add("test-data", _TEST_DATA)
+            if not explicit and _root_name(node) == "get_ipython":
+                if node.attr in ("system", "getoutput"):
+                    add("shell-command", "runs a shell command (a `!` line)")
+                continue
             if node.attr in _HOOKS and node.attr != "register":
                 add("ipython-hook", _HOOKS[node.attr])
             if node.attr in ("__class__", "__dict__", "__globals__", "__subclasses__"):
@@ -1022,6 +1082,8 @@ def scan_source(source: str, cell: str = "cell") -> list[Flag]:
                     if alias.name in ("_exit", "kill", "fork", "system", "setsid"):
                         add("processes", f"imports os.{alias.name}")
             for mod in mods:
+                if mod.startswith("sklearn.datasets") or mod == "relu_course.data":
+                    add("test-data", _TEST_DATA)
                 top = mod.split(".")[0]
                 if top in _IMPORTS:
                     add(*_IMPORTS[top])
@@ -1029,7 +1091,11 @@ def scan_source(source: str, cell: str = "cell") -> list[Flag]:
                     add("patches-grader", f"imports {mod}")
                 if mod in ("torch.overrides", "torch.library", "torch.utils._python_dispatch"):
                     add("patches-grader", f"imports {mod} (overrides torch operations)")
+        elif isinstance(node, ast.Name) and node.id == "load_digits":
+            add("test-data", _TEST_DATA)
         elif isinstance(node, ast.Name) and node.id in _DYNAMIC:
+            if node.id == "get_ipython" and not explicit:
+                continue
             kind = "ipython-hook" if node.id == "get_ipython" else "dynamic-code"
             kind = "files" if node.id == "open" else kind
             kind = "kills-kernel" if node.id in ("exit", "quit") else kind
@@ -1038,7 +1104,37 @@ def scan_source(source: str, cell: str = "cell") -> list[Flag]:
             match = _PATH_WORDS.search(node.value)
             if match:
                 add("files", f"names a course path ({match.group(0)!r})")
+    for magic, args in _magics(tree) if not explicit and depth < 3 else []:
+        if magic in _SHELL_MAGICS:
+            add("shell-command", f"runs a shell command (%{magic})")
+        for text in args:  # %time np.allclose = ...: the code inside a magic counts too
+            for flag in scan_source(text, cell, depth=depth + 1):
+                flags.setdefault((flag.kind, flag.reason), flag)
     return list(flags.values())
+
+
+_TEST_DATA = (
+    "loads the digits dataset, which holds the held-out images the tests score on: check "
+    "that the answer does not look them up"
+)
+_SHELL_MAGICS = {"system", "sx", "bash", "sh", "script", "run", "load", "writefile"}
+
+
+def _magics(tree: ast.AST) -> list[tuple[str, list[str]]]:
+    """``(name, [code arguments])`` of each ``get_ipython().run_*_magic`` call."""
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("run_line_magic", "run_cell_magic")
+            and _root_name(node.func) == "get_ipython"
+            and node.args
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
+        ):
+            name, *rest = [a.value for a in node.args]
+            found.append((name, [t for t in rest if t.strip()]))
+    return found
 
 
 def _checksum(cell: Mapping[str, Any]) -> str | None:

@@ -816,6 +816,22 @@ def _bind(link: _Link, name: str, info: Mapping[str, Any]) -> Any:
     return proxy
 
 
+class _NoIPython:
+    """``get_ipython()`` where there is no IPython: magics and ``!`` lines do nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _namespace() -> dict[str, Any]:
+    """A fresh ``__main__`` namespace, with stand-ins for the names IPython provides."""
+    shell = _NoIPython()
+    return {"__name__": "__main__", "get_ipython": lambda: shell, "display": shell}
+
+
 def _exec_statements(source: str, ns: dict[str, Any], label: str) -> list[str]:
     """Run a cell one top-level statement at a time; return the errors."""
     import ast
@@ -837,7 +853,7 @@ def _judge(job: Mapping[str, Any], link: _Link) -> dict[str, Any]:
     """Run the setup cells and the test cell with the student's names bound to proxies."""
     import traceback
 
-    ns: dict[str, Any] = {"__name__": "__main__"}
+    ns = _namespace()
     setup_errors: list[str] = []
     for i, cell in enumerate(job["setup"]):
         setup_errors += _exec_statements(cell, ns, f"<setup {i}>")
@@ -874,7 +890,7 @@ class _Server:
         self.objs: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
         self.graphs: dict[int, tuple[Any, list[Any]]] = {}
-        self.ns: dict[str, Any] = {"__name__": "__main__"}
+        self.ns = _namespace()
         self.errors: list[str] = []
 
     def handle_of(self, obj: Any) -> int:
@@ -1195,7 +1211,7 @@ def torch_jobs(
         (i for i, c in enumerate(cells) if v._meta(c).get("solution")), len(cells)
     )
     setup = [
-        v._source(c)
+        v.python_source(v._source(c))
         for c in cells[:first_solution]
         if c.get("cell_type") == "code" and not v._meta(c).get("grade")
     ]
@@ -1219,7 +1235,7 @@ def torch_jobs(
         if gid in skip or gid not in release_ids:
             continue
         release_meta = v._meta(release_ids[gid][0][1])
-        test = v._source(c)
+        test = v.python_source(v._source(c))
         tree = v._parse(test)
         if tree is None:
             continue
@@ -1260,6 +1276,8 @@ def run_torch_jobs(
     isolate: bool | None = None, job_seconds: float = JOB_SECONDS,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Run the jobs in ONE sandbox; one ``{"passed", "message"}`` or ``{"fatal"}`` per job."""
+    from relu_course import verify as v
+
     if not jobs:
         return []
     nonce = secrets.token_hex(16)
@@ -1268,7 +1286,7 @@ def run_torch_jobs(
         "job_seconds": job_seconds,
         "jobs": [
             {k: job[k] for k in ("names", "setup", "test")}
-            | {"cells": [list(c) for c in job["cells"]]}
+            | {"cells": [[label, v.python_source(src)] for label, src in job["cells"]]}
             for job in jobs
         ],
     }
@@ -1287,7 +1305,7 @@ def run_torch_jobs(
             isolate=isolate,
         )
     except Exception as err:  # noqa: BLE001 - a failed sandbox is a failed verification
-        return [{"fatal": f"the clean processes could not run: {err}"} for _ in jobs]
+        return [{"fatal": f"could not start: {err}"} for _ in jobs]
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     try:
         answer = json.loads(lines[-1])
@@ -1295,11 +1313,15 @@ def run_torch_jobs(
             raise ValueError("answer does not match the request")
     except (IndexError, ValueError, KeyError, TypeError, AttributeError) as err:
         code = proc.returncode
-        why = "was killed (time or memory limit?)" if code in (-9, 137) else f"exited {code}"
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        fatal = f"the clean processes {why} without a valid answer ({err}) {' | '.join(tail)}"
+        why = (
+            "was killed (a time or memory limit, or the student's code killed it)"
+            if code in (-9, 137)
+            else f"exited with status {code}"
+        )
+        tail = " | ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-3:])
+        fatal = f"{why} without a valid answer ({err})" + (f": {tail}" if tail else "")
         return [{"fatal": fatal} for _ in jobs]
-    return [a if isinstance(a, dict) else {"fatal": "no answer"} for a in answer["jobs"]]
+    return [a if isinstance(a, dict) else {"fatal": "gave no answer"} for a in answer["jobs"]]
 
 
 def verify_torch_questions(

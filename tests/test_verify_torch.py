@@ -24,7 +24,7 @@ from nbgrader_harness import fill_solutions, released_notebook, solution_sources
 from test_ps234 import pack
 
 from relu_course.sandbox import bwrap_available
-from relu_course.verify import Verdict, verify_submission
+from relu_course.verify import Verdict, check_submission, verify_submission
 from tests import corpus_ps234 as corpus
 
 pytestmark = pytest.mark.slow
@@ -101,3 +101,34 @@ def test_each_correct_variant_passes(verified: Verified) -> None:
         if v.correct and not verified.verdicts[student][v.test_id].clean_passed
     ]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "grade_id", "edit"),
+    [
+        ("ps1_activations", "relu", lambda s: "%precision 4\n!echo checking relu\n" + s),
+        (corpus.PS3, "rescue_recipe", lambda s: "%matplotlib inline\n" + s),
+        (
+            corpus.PS3,
+            "dead_fraction_per_layer",
+            lambda s: s.replace("    alive = {}", "    display('measuring')\n    alive = {}"),
+        ),
+    ],
+)
+def test_ipython_syntax_in_an_honest_answer_keeps_its_points(assignment, grade_id, edit) -> None:
+    """`!cmd`, `%magic` and display() are notebook syntax, not tampering: the clean run
+    reads cells through IPython's own transformer and has stand-ins for both names."""
+    if not bwrap_available():
+        pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")
+    released = json.loads(json.dumps(released_notebook(assignment)))
+    reference = solution_sources(assignment)
+    edited = edit(reference[grade_id])
+    assert edited != reference[grade_id]
+    nb = fill_solutions(released, {**reference, grade_id: edited})
+    verdicts = verify_submission(
+        released, json.loads(json.dumps(nb)), assignment, source_nb=_source(assignment)
+    )
+    failed = {v.grade_id: v.message for v in verdicts if not v.clean_passed}
+    assert verdicts and not failed, failed
+    flags = check_submission(released, json.loads(json.dumps(nb)), assignment).flags
+    assert not [f for f in flags if f.tampering], flags
