@@ -538,7 +538,9 @@ def observe_clean_batch(
             if code in (-9, 137)
             else f"exited with status {code}"
         )
-        return [(None, f"the clean process {why} without a valid answer ({err})") for _ in failed]
+        detail = str(err) if lines else "it printed nothing"
+        note = f"the clean process {why} without a valid answer ({detail})"
+        return [(None, note) for _ in failed]
     out: list[tuple[list[checks.Observation] | None, str]] = []
     for (_, _, cases), rec in zip(jobs, answer["jobs"], strict=True):
         try:

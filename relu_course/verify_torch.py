@@ -1319,7 +1319,8 @@ def run_torch_jobs(
             else f"exited with status {code}"
         )
         tail = " | ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-3:])
-        fatal = f"{why} without a valid answer ({err})" + (f": {tail}" if tail else "")
+        detail = str(err) if lines else "it printed nothing"
+        fatal = f"{why} without a valid answer ({detail})" + (f": {tail}" if tail else "")
         return [{"fatal": fatal} for _ in jobs]
     return [a if isinstance(a, dict) else {"fatal": "gave no answer"} for a in answer["jobs"]]
 
