@@ -623,8 +623,8 @@ def python_source(source: str) -> str:
 
     Examples
     --------
-    >>> python_source("!nvidia-smi -L\nx = 1")
-    "get_ipython().system('nvidia-smi -L')\nx = 1\n"
+    >>> python_source("!nvidia-smi -L\\nx = 1")
+    "get_ipython().system('nvidia-smi -L')\\nx = 1\\n"
     """
     global _IPYTHON
     if "!" not in source and "%" not in source:
