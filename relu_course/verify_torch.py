@@ -725,8 +725,16 @@ class _Link:
 def _student_exception(err: Any) -> BaseException:
     name, message = (list(err) + ["", ""])[:2] if isinstance(err, list) else ("Error", str(err))
     name = "".join(c for c in str(name) if c.isalnum() or c == "_")[:60] or "Error"
-    if name == "NotImplementedError":
-        return NotImplementedError(str(message)[:2000])
+    builtin = getattr(__import__("builtins"), name, None)
+    if (
+        isinstance(builtin, type)
+        and issubclass(builtin, Exception)
+        and not issubclass(builtin, (StopIteration, StopAsyncIteration))
+    ):  # the same type the notebook saw (a check may catch RuntimeError, say)
+        try:
+            return builtin(str(message)[:2000])
+        except TypeError:  # e.g. UnicodeDecodeError needs more arguments
+            pass
     cls = type(name, (Exception,), {"__module__": "student"})
     return cls(str(message)[:2000])
 
