@@ -378,11 +378,15 @@ def test_course_and_other_submissions_left_intact(batch: Batch) -> None:
     assert not (batch.victim / "pwned.txt").exists()
 
 
-def test_gradebook_sound_and_unforged(batch: Batch) -> None:
-    db = batch.course / "gradebook.db"
+def top_score_of_sound_gradebook(db: Path) -> float:
+    """The highest auto score in ``db``, after SQLite's integrity check passed."""
     with sqlite3.connect(db) as con:
         assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
-        top = con.execute("select max(auto_score) from grade").fetchone()[0]
+        return con.execute("select max(auto_score) from grade").fetchone()[0]
+
+
+def test_gradebook_sound_and_unforged(batch: Batch) -> None:
+    top = top_score_of_sound_gradebook(batch.course / "gradebook.db")
     assert top <= 2.0, "a grade was rewritten"
 
 

@@ -42,7 +42,6 @@ import functools
 import json
 import os
 import re
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,7 +51,13 @@ from typing import Any
 import nbformat
 import nbgrader_harness as harness
 import pytest
-from test_attacks import Attack, _digest, _marker_processes, load_attack
+from test_attacks import (
+    Attack,
+    _digest,
+    _marker_processes,
+    load_attack,
+    top_score_of_sound_gradebook,
+)
 
 from relu_course import verify_torch
 from relu_course.sandbox import Limits, bwrap_available
@@ -387,10 +392,7 @@ def test_course_and_submissions_left_intact(graded: Graded, assignment: str) -> 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_gradebook_sound_and_unforged(graded: Graded, assignment: str) -> None:
-    db = graded.batches[assignment].course / "gradebook.db"
-    with sqlite3.connect(db) as con:
-        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
-        top = con.execute("select max(auto_score) from grade").fetchone()[0]
+    top = top_score_of_sound_gradebook(graded.batches[assignment].course / "gradebook.db")
     assert top <= 4.0, "a grade was rewritten"
 
 
