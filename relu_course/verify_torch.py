@@ -31,9 +31,10 @@ non-dumpable before any student code starts (no ``ptrace``, no ``/proc/<pid>/mem
 and it decodes the student's replies as untrusted data (dtype whitelist, size caps). The
 student process can kill the judge or stall it: then the question fails.
 
-Limits (documented in SECURITY.md): a model that is not made of standard layers is
-judged through its forward calls only (its structure cannot be inspected), so
-``build_mlp`` must use ``torch.nn``'s layers, as its docstring says.
+Limits (documented in SECURITY.md): a model whose own class is the student's is judged
+through its forward calls only, so a test that inspects its layers fails it (layers of
+the student's own classes inside a standard ``nn.Sequential`` are fine: they become
+stand-ins); a model that looks the test images up in a copy of the dataset passes.
 """
 
 from __future__ import annotations
