@@ -67,6 +67,7 @@ __all__ = [
     "battery_for",
     "batteries_in_tests",
     "check_submission",
+    "exchange_sandboxed",
     "observe_clean",
     "scan_source",
     "verify_submission",
@@ -488,6 +489,45 @@ def observe_clean(
     return observe_clean_batch([(function, sources, cases)], limits=limits, isolate=isolate)[0]
 
 
+def exchange_sandboxed(
+    argv: Sequence[str], request: Mapping[str, Any], *, limits: Limits,
+    files: dict[str, bytes] | None = None, isolate: bool | None = None,
+) -> tuple[list[Any] | None, str]:  # fmt: skip
+    """Send ``request`` (JSON, plus a fresh nonce) to a harness started in a new sandbox.
+
+    The harness answers one JSON line ``{"nonce": ..., "jobs": [one per request job]}``
+    on its stdout. Returns ``(answers, "")``, or ``(None, why)`` when the sandbox could
+    not start, died, or printed no matching answer (student code never writes there).
+    """
+    nonce = secrets.token_hex(16)
+    try:
+        proc = run_sandboxed(
+            argv,
+            stdin=json.dumps({**request, "nonce": nonce}).encode(),
+            limits=limits,
+            files=files,
+            isolate=isolate,
+        )
+    except Exception as err:  # noqa: BLE001 - a failed sandbox is a failed verification
+        return None, f"could not start: {err}"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    try:
+        answer = json.loads(lines[-1])
+        if answer.get("nonce") != nonce or len(answer["jobs"]) != len(request["jobs"]):
+            raise ValueError("answer does not match the request")
+    except (IndexError, ValueError, KeyError, TypeError, AttributeError) as err:
+        code = proc.returncode
+        why = (
+            "was killed (a time or memory limit, or the student's code killed it)"
+            if code in (-9, 137)
+            else f"exited with status {code}"
+        )
+        detail = str(err) if lines else "it printed nothing"
+        tail = " | ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-3:])
+        return None, f"{why} without a valid answer ({detail})" + (f": {tail}" if tail else "")
+    return list(answer["jobs"]), ""
+
+
 def observe_clean_batch(
     jobs: Sequence[tuple[str, Sequence[str], Sequence[checks.Case]]],
     *,
@@ -503,9 +543,7 @@ def observe_clean_batch(
     """
     if not jobs:
         return []
-    nonce = secrets.token_hex(16)
     request = {
-        "nonce": nonce,
         "job_seconds": JOB_SECONDS,
         "jobs": [
             {"function": fn, "cells": list(sources), "cases": [_case_json(c) for c in cases]}
@@ -514,35 +552,17 @@ def observe_clean_batch(
         "helpers": _helpers_source(),
     }
     wall = min(limits.wall_seconds, JOB_SECONDS) * len(jobs) + 30
-    batch_limits = replace(limits, wall_seconds=wall)
-    failed = [None] * len(jobs)
-    try:
-        proc = run_sandboxed(
-            [sys.executable, "-I", "harness.py", str(MAX_RESULT_BYTES)],
-            stdin=json.dumps(request).encode(),
-            limits=batch_limits,
-            files={"harness.py": _HARNESS.encode()},
-            isolate=isolate,
-        )
-    except Exception as err:  # noqa: BLE001 - a failed sandbox is a failed verification
-        return [(None, f"the clean process could not run: {err}") for _ in failed]
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    try:
-        answer = json.loads(lines[-1])
-        if answer.get("nonce") != nonce or len(answer["jobs"]) != len(jobs):
-            raise ValueError("answer does not match the request")
-    except (IndexError, ValueError, KeyError, TypeError) as err:
-        code = proc.returncode
-        why = (
-            "was killed (a time or memory limit, or the student's code killed it)"
-            if code in (-9, 137)
-            else f"exited with status {code}"
-        )
-        detail = str(err) if lines else "it printed nothing"
-        note = f"the clean process {why} without a valid answer ({detail})"
-        return [(None, note) for _ in failed]
+    answers, why = exchange_sandboxed(
+        [sys.executable, "-I", "harness.py", str(MAX_RESULT_BYTES)],
+        request,
+        limits=replace(limits, wall_seconds=wall),
+        files={"harness.py": _HARNESS.encode()},
+        isolate=isolate,
+    )
+    if answers is None:
+        return [(None, f"the clean process {why}") for _ in jobs]
     out: list[tuple[list[checks.Observation] | None, str]] = []
-    for (_, _, cases), rec in zip(jobs, answer["jobs"], strict=True):
+    for (_, _, cases), rec in zip(jobs, answers, strict=True):
         try:
             if not isinstance(rec, dict) or "fatal" in rec:
                 fatal = rec.get("fatal") if isinstance(rec, dict) else "no answer"

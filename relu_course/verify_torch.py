@@ -43,7 +43,6 @@ import base64
 import json
 import math
 import os
-import secrets
 import select
 import signal
 import struct
@@ -54,7 +53,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from relu_course.sandbox import Limits, run_sandboxed
+from relu_course.sandbox import Limits
 
 __all__ = [
     "JOB_SECONDS",
@@ -1289,9 +1288,7 @@ def run_torch_jobs(
 
     if not jobs:
         return []
-    nonce = secrets.token_hex(16)
     request = {
-        "nonce": nonce,
         "job_seconds": job_seconds,
         "jobs": [
             {k: job[k] for k in ("names", "setup", "test")}
@@ -1299,39 +1296,19 @@ def run_torch_jobs(
             for job in jobs
         ],
     }
-    wall = int(job_seconds * len(jobs) + 60)
     argv = [
         sys.executable,
         "-I",
         "-c",
         "from relu_course import verify_torch as v; v._sandbox_main()",
     ]
-    try:
-        proc = run_sandboxed(
-            argv,
-            stdin=json.dumps(request).encode(),
-            limits=replace(limits, wall_seconds=wall),
-            isolate=isolate,
-        )
-    except Exception as err:  # noqa: BLE001 - a failed sandbox is a failed verification
-        return [{"fatal": f"could not start: {err}"} for _ in jobs]
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    try:
-        answer = json.loads(lines[-1])
-        if answer.get("nonce") != nonce or len(answer["jobs"]) != len(jobs):
-            raise ValueError("answer does not match the request")
-    except (IndexError, ValueError, KeyError, TypeError, AttributeError) as err:
-        code = proc.returncode
-        why = (
-            "was killed (a time or memory limit, or the student's code killed it)"
-            if code in (-9, 137)
-            else f"exited with status {code}"
-        )
-        tail = " | ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-3:])
-        detail = str(err) if lines else "it printed nothing"
-        fatal = f"{why} without a valid answer ({detail})" + (f": {tail}" if tail else "")
-        return [{"fatal": fatal} for _ in jobs]
-    return [a if isinstance(a, dict) else {"fatal": "gave no answer"} for a in answer["jobs"]]
+    wall = int(job_seconds * len(jobs) + 60)
+    answers, why = v.exchange_sandboxed(
+        argv, request, limits=replace(limits, wall_seconds=wall), isolate=isolate
+    )
+    if answers is None:
+        return [{"fatal": why} for _ in jobs]
+    return [a if isinstance(a, dict) else {"fatal": "gave no answer"} for a in answers]
 
 
 def verify_torch_questions(
