@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test bench demo release lint clean venv notebooks
+.PHONY: book test bench demo release lint clean venv notebooks system-packages
 
 venv: $(STAMP)
 
@@ -28,7 +28,12 @@ $(STAMP): pyproject.toml constraints.txt
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W --keep-going
 
-test: $(STAMP)
+# bubblewrap, chromium, fonts-dejavu-core: installed as root or with passwordless sudo;
+# otherwise the script prints the command and the tests that need them skip.
+system-packages:
+	bash scripts/install_system_packages.sh
+
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -49,4 +54,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check relu_course tests scripts
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache .hypothesis

@@ -9,6 +9,7 @@
     relu-course export [ASSIGNMENT]            grades CSV (the columns of nbgrader export)
     relu-course report ASSIGNMENT              pass rates, histogram, who needs a human
     relu-course demo [FOLDER]                  all of the above on a shipped demo class
+    relu-course doctor                         which sandbox protections this machine gives
 
 Run it inside the course folder (the one with ``nbgrader_config.py``) or pass
 ``--course PATH``. Exit codes: 0 done, 1 done but something needs attention, 2 bad input.
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (60)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--unsandboxed",
+        action="store_true",
+        help="grade without bubblewrap (resource limits only, clean re-verification kept) "
+        "where no sandbox works; student code can read the course folder",
+    )
+    p.add_argument(
         "--no-sandbox",
         action="store_true",
         help="UNSAFE: run student code with your rights and skip the clean re-verification",
@@ -85,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         "folder", nargs="?", type=Path, help="where to build it (default: a temp folder)"
     )
     p.add_argument("--jobs", "-j", type=int, default=None)
+
+    sub.add_parser("doctor", help="which sandbox protections this machine gives (yes/no)")
     return parser
 
 
@@ -138,7 +147,17 @@ def cmd_collect(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     from .grading.grade import grade
+    from .sandbox import INSTALL_HINT, isolation
 
+    found = isolation()
+    if not args.no_sandbox and not args.unsandboxed and not found.isolated:
+        raise CourseError(f"no sandbox here ({found.why_not}): {INSTALL_HINT}")
+    if args.unsandboxed and not args.no_sandbox:
+        print(
+            "WARNING: --unsandboxed: student code runs with resource limits only (it can "
+            "read solutions/ and the course folder); the clean re-verification still runs.",
+            file=sys.stderr,
+        )
     if args.no_sandbox:
         print(
             "WARNING: --no-sandbox: student code runs with YOUR rights (it can read "
@@ -156,19 +175,22 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout,
         progress=not args.no_progress,
         sandbox=not args.no_sandbox,
+        isolate=False if args.unsandboxed else None,
     )
     print(
         f"{args.assignment}: graded {len(summary.graded)}, resumed {len(summary.reused)}, "
-        f"unchanged {len(summary.skipped)} ({summary.seconds:.1f} s)"
+        f"unchanged {len(summary.skipped)} ({summary.seconds:.1f} s); mode: {summary.mode}"
     )
     flagged = 0
     for res in sorted(summary.graded, key=lambda r: r.student):
         note = "" if not res.needs_review else "  <- needs review"
         flagged += res.needs_review
         print(f"  {res.student:20s} {res.score:5g} / {res.max_score:g}  {res.status}{note}")
+    for who, why in summary.not_graded:
+        print(f"  {who:20s} NOT GRADED: {why}")
     if summary.backup:
         print(f"gradebook updated; previous copy in {summary.backup}")
-    return 1 if flagged else 0
+    return 1 if flagged or summary.not_graded else 0
 
 
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
@@ -203,6 +225,19 @@ def cmd_report(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Print each protection of the sandbox on this machine; 1 when there is no sandbox."""
+    from .sandbox import INSTALL_HINT, isolation
+
+    found = isolation()
+    print(f"sandbox mode: {found.mode}" + (f" ({found.why_not})" if found.why_not else ""))
+    for line in found.lines():
+        print(f"  {line}")
+    if not found.isolated:
+        print(f"to sandbox student code: {INSTALL_HINT}")
+    return 0 if found.isolated else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .grading.demo import run_demo
 
@@ -219,8 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     try:
-        if args.command == "demo":
-            return cmd_demo(args)
+        if args.command in ("demo", "doctor"):
+            return int(globals()[f"cmd_{args.command}"](args))
         course = _course(args)
         handler = globals()[f"cmd_{args.command}"]
         return int(handler(course, args))

@@ -1,6 +1,9 @@
 """Run untrusted student code in a sandbox: bubblewrap on Linux, resource limits elsewhere.
 
-The sandbox a kernel (or any command) gets, with bubblewrap (``bwrap``) as root:
+The sandbox a kernel (or any command) gets, with bubblewrap (``bwrap``) as root (any
+other user gets the same namespaces and file system through a user namespace, but keeps
+its own uid and has no cgroup: :func:`isolation` and ``relu-course doctor`` say which
+protections a machine gives):
 
 * a private root file system that shows only the system folders (``/usr``, ``/etc``,
   ...), the Python installation and virtual environment (read-only), the
@@ -22,7 +25,7 @@ The sandbox a kernel (or any command) gets, with bubblewrap (``bwrap``) as root:
 * the CPU only: ``CUDA_VISIBLE_DEVICES=""`` and ``RELU_COURSE_DEVICE=cpu``, and a clean
   environment (no instructor variables, tokens or paths leak in).
 
-Without bubblewrap (macOS, Windows, a container without user namespaces, not root)
+Without a working bubblewrap (macOS, Windows, a container without user namespaces)
 :func:`sandbox_command` falls back to the resource limits only and warns loudly
 (:class:`SandboxWarning`): files and network are then NOT protected.
 
@@ -59,6 +62,8 @@ from traitlets import Bool, Integer, Unicode, default
 __all__ = [
     "CGROUP_ROOT",
     "DEFAULT_LIMITS",
+    "INSTALL_HINT",
+    "Isolation",
     "Limits",
     "SandboxCgroup",
     "SandboxKernelManager",
@@ -66,8 +71,11 @@ __all__ = [
     "SandboxedExecute",
     "bwrap_available",
     "configure_nbgrader",
+    "copy_ignore",
+    "isolation",
     "prepare_folder",
     "run_sandboxed",
+    "sandbox_mode",
     "sandbox_command",
 ]
 
@@ -150,31 +158,164 @@ _JOIN_CGROUPS = (
 _PASS_ENV = ("NBGRADER_EXECUTION", "RELU_COURSE_PROGRESS", "LANG", "LC_ALL", "TZ", "MPLBACKEND")
 
 
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+_PROBED: dict[tuple[str, bool], str] = {}
+
+
+def _probe_bwrap() -> str:
+    """``""`` when bubblewrap can build the sandbox here, else why not (cached per PATH)."""
+    if not sys.platform.startswith("linux"):
+        return f"bubblewrap is Linux-only, this is {sys.platform}"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed or not on PATH"
+    if _is_root() and shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is not on PATH"
+    key = (bwrap, _is_root())
+    if key not in _PROBED:
+        cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
+        cmd += [] if _is_root() else ["--unshare-user"]
+        for d in _SYSTEM_DIRS:
+            if Path(d).is_symlink():
+                cmd += ["--symlink", os.readlink(d), d]
+            elif Path(d).exists():
+                cmd += ["--ro-bind", d, d]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--", "true"]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            _PROBED[key] = "" if done.returncode == 0 else f"bwrap failed: {' '.join(tail)}"
+        except (OSError, subprocess.SubprocessError) as err:
+            _PROBED[key] = f"bwrap failed: {err}"
+    return _PROBED[key]
+
+
 def bwrap_available() -> bool:
-    """True when bubblewrap can build the full sandbox here (Linux, ``bwrap`` found, root).
+    """True when bubblewrap can build the sandbox here: Linux, ``bwrap`` found and working
+    (as root, or as any user where the kernel allows unprivileged user namespaces).
 
     Examples
     --------
     >>> isinstance(bwrap_available(), bool)
     True
     """
-    return (
-        sys.platform.startswith("linux")
-        and shutil.which("bwrap") is not None
-        and shutil.which("setpriv") is not None
-        and os.geteuid() == 0
+    return not _probe_bwrap()
+
+
+#: What to do on a machine without a working bubblewrap (one line, shown by the CLI).
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf "
+    "install bubblewrap) and allow user namespaces, or pass --unsandboxed to grade with "
+    "resource limits only"
+)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """Which protections the sandbox gives on this machine (see :func:`isolation`).
+
+    ``mode`` is ``"bubblewrap"`` (as root: namespaces, random uid, cgroup caps where
+    writable), ``"bubblewrap-user"`` (any other user: namespaces, read-only course, no
+    network; no random uid, no cgroup) or ``"unsandboxed"`` (resource limits only).
+    """
+
+    mode: str
+    why_not: str
+    namespaces: bool
+    network_blocked: bool
+    course_hidden: bool
+    random_uid: bool
+    rlimits: bool
+    cgroup_caps: bool
+
+    @property
+    def isolated(self) -> bool:
+        return self.mode != "unsandboxed"
+
+    def lines(self) -> list[str]:
+        """One ``yes``/``no`` line per protection (what ``relu-course doctor`` prints)."""
+
+        def yn(flag: bool) -> str:
+            return "yes" if flag else "no "
+
+        return [
+            f"{yn(self.namespaces)}  own PID/IPC/UTS/mount namespaces (bubblewrap)",
+            f"{yn(self.network_blocked)}  no network for student code",
+            f"{yn(self.course_hidden)}  course folder hidden, system read-only, writes only "
+            "to a scratch copy",
+            f"{yn(self.random_uid)}  a random unprivileged uid per sandbox (root only)",
+            f"{yn(self.rlimits)}  per-process memory, CPU, process, file-size caps (rlimits)",
+            f"{yn(self.cgroup_caps)}  memory and process caps for the whole sandbox (cgroup, "
+            "root only)",
+        ]
+
+
+def isolation(limits: Limits | None = None) -> Isolation:
+    """Probe this machine: the best sandbox it gives and each protection in it.
+
+    Examples
+    --------
+    >>> isolation().mode in ("bubblewrap", "bubblewrap-user", "unsandboxed")
+    True
+    """
+    why = _probe_bwrap()
+    root = _is_root()
+    cgroup = SandboxCgroup.create(limits or DEFAULT_LIMITS) if root else None
+    if cgroup is not None:
+        cgroup.remove()
+    ok = not why
+    return Isolation(
+        mode=("bubblewrap" if root else "bubblewrap-user") if ok else "unsandboxed",
+        why_not=why,
+        namespaces=ok,
+        network_blocked=ok,
+        course_hidden=ok,
+        random_uid=ok and root,
+        rlimits=os.name == "posix",
+        cgroup_caps=cgroup is not None,
     )
+
+
+def sandbox_mode(isolate: bool | None = None) -> str:
+    """How student code runs with ``isolate`` (``None``: the best this machine gives):
+    ``"bubblewrap"`` (root), ``"bubblewrap-user"`` (any other user) or ``"unsandboxed"``.
+
+    Examples
+    --------
+    >>> sandbox_mode(False)
+    'unsandboxed'
+    """
+    if isolate is False or _probe_bwrap():
+        return "unsandboxed"
+    return "bubblewrap" if _is_root() else "bubblewrap-user"
 
 
 def _warn_unsandboxed(why: str) -> None:
     message = (
         f"STUDENT CODE RUNS WITHOUT A SANDBOX ({why}): only resource limits apply; it can "
         "read solutions/, hidden tests and other students' files, write to the course "
-        "folder and use the network. Grade on Linux as root with bubblewrap installed "
+        "folder and use the network. Grade on Linux with bubblewrap installed "
         "(apt-get install bubblewrap), or inside a disposable container/VM."
     )
     log.warning(message)
     warnings.warn(message, SandboxWarning, stacklevel=3)
+
+
+_LOGGED_NOT_ROOT: list[bool] = []
+
+
+def _log_not_root() -> None:
+    """Say once per process which root-only protections a non-root sandbox goes without."""
+    if not _LOGGED_NOT_ROOT:
+        _LOGGED_NOT_ROOT.append(True)
+        log.info(
+            "sandbox as uid %d (not root): bubblewrap with a user namespace; no random "
+            "sandbox uid and no cgroup cap (per-process rlimits still apply)",
+            os.geteuid(),
+        )
 
 
 # ----------------------------------------------------------------------------- cgroups
@@ -421,6 +562,21 @@ def _python_roots() -> list[Path]:
     return sorted(roots)
 
 
+def copy_ignore() -> list[str]:
+    """What the kernel's scratch copy of the assignment folder leaves out: nbgrader's own
+    ignore list (``CourseDirectory.ignore``), which has ``.ipynb_checkpoints``. Dot-files
+    such as ``.settings.json`` are copied, as nbgrader copies them.
+
+    Examples
+    --------
+    >>> ".ipynb_checkpoints" in copy_ignore(), ".*" in copy_ignore()
+    (True, False)
+    """
+    from nbgrader.coursedir import CourseDirectory
+
+    return list(CourseDirectory.class_traits()["ignore"].default())
+
+
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
 
@@ -471,6 +627,7 @@ def sandbox_command(
     """
     scratch = Path(scratch)
     isolate = bwrap_available() if isolate is None else isolate
+    root = _is_root()
     environment = {
         "HOME": str(scratch),
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -487,7 +644,13 @@ def sandbox_command(
     }
     environment |= {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
     environment |= env or {}
-    limiter = [sys.executable, "-I", "-S", "-c", _LIMITER, json.dumps(limits.rlimits()), "--"]
+    rlimits = limits.rlimits()
+    if not root:  # RLIMIT_NPROC counts every task of the uid: this sandbox gets nproc more
+        if Path("/proc/self/status").is_file():
+            rlimits["RLIMIT_NPROC"] = _uid_tasks() + limits.nproc
+        else:  # no way to count them (macOS): a per-user cap would stop the grader itself
+            del rlimits["RLIMIT_NPROC"]
+    limiter = [sys.executable, "-I", "-S", "-c", _LIMITER, json.dumps(rlimits), "--"]
     timeout = [shutil.which("timeout") or "timeout", "-s", "KILL", str(limits.wall_seconds)]
     join = [sys.executable, "-I", "-S", "-c", _JOIN_CGROUPS, *map(str, cgroups), "--"]
     outer = [*timeout, *join] if cgroups else timeout  # trusted, run as the grader
@@ -495,12 +658,12 @@ def sandbox_command(
         _warn_unsandboxed("bubblewrap unavailable" if os.name == "posix" else os.name)
         envargs = ["env", "-i", *(f"{k}={v}" for k, v in environment.items())]
         return [*outer, *envargs, *limiter, *argv]
-    uid = secrets.randbelow(1_000_000) + 1_000_000 if uid is None else uid
     links = [Path(d) for d in _SYSTEM_DIRS if Path(d).is_symlink()]
     ro = [Path(d) for d in _SYSTEM_DIRS if Path(d).exists() and not Path(d).is_symlink()]
     ro += [Path(p) for p in (*_python_roots(), *ro_paths)]
     rw = [scratch, *(Path(p) for p in rw_paths)]
     cmd = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session"]
+    cmd += [] if root else ["--unshare-user"]  # unprivileged: a user namespace
     cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--clearenv"]
     cmd += ["--hostname", "sandbox", "--dev", "/dev", "--proc", "/proc"]
     cmd += ["--perms", "01777", "--tmpfs", "/tmp", "--perms", "01777", "--tmpfs", "/dev/shm"]
@@ -516,9 +679,28 @@ def sandbox_command(
     for k, v in environment.items():
         cmd += ["--setenv", k, v]
     cmd += ["--chdir", str(scratch), "--"]
+    if not root:  # bwrap already dropped every capability; the uid stays the caller's
+        _log_not_root()
+        return [*outer, *cmd, *limiter, *argv]
+    uid = secrets.randbelow(1_000_000) + 1_000_000 if uid is None else uid
     setpriv = [shutil.which("setpriv") or "setpriv", "--reuid", str(uid), "--regid", str(uid)]
     setpriv += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     return [*outer, *cmd, *setpriv, "--", *limiter, *argv]
+
+
+def _uid_tasks() -> int:
+    """Processes and threads this user runs now (what ``RLIMIT_NPROC`` counts)."""
+    uid, count = str(os.getuid()), 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        if fields.get("Uid", "").split()[:1] == [uid]:
+            count += int(fields.get("Threads", "1"))
+    return count
 
 
 def prepare_folder(path: Path, uid: int) -> None:
@@ -559,7 +741,7 @@ def run_sandboxed(
         uid = secrets.randbelow(1_000_000) + 1_000_000
         prepare_folder(scratch, uid)
         os.chmod(tmp, 0o755)
-        cgroup = SandboxCgroup.create(limits)
+        cgroup = SandboxCgroup.create(limits) if _is_root() else None
         try:
             cmd = sandbox_command(
                 argv,
@@ -570,7 +752,12 @@ def run_sandboxed(
                 cgroups=cgroup.dirs if cgroup else (),
             )
             return subprocess.run(
-                cmd, input=stdin, capture_output=True, timeout=limits.wall_seconds + 30, check=False
+                cmd,
+                input=stdin,
+                capture_output=True,
+                timeout=limits.wall_seconds + 30,
+                check=False,
+                cwd=scratch,  # unsandboxed, nothing else makes scratch the working folder
             )
         finally:
             if cgroup is not None:
@@ -637,7 +824,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def _setup_sandbox(self, cwd: str | None) -> str:
         self._sbx_isolate = self.isolate and bwrap_available()
         if self.isolate and not self._sbx_isolate:
-            _warn_unsandboxed("bubblewrap unavailable or not root")
+            _warn_unsandboxed(_probe_bwrap() or "isolate=False")
         self._sbx_tmp = Path(tempfile.mkdtemp(prefix="relu-kernel-", dir=self.sandbox_root or None))
         os.chmod(self._sbx_tmp, 0o755)
         # removed with the manager or at exit, even when the kernel died and nbclient
@@ -645,7 +832,9 @@ class SandboxKernelManager(AsyncKernelManager):
         weakref.finalize(self, shutil.rmtree, str(self._sbx_tmp), True)
         scratch, conn = self._sbx_tmp / "scratch", self._sbx_tmp / "conn"
         if cwd and Path(cwd).is_dir():
-            shutil.copytree(cwd, scratch, symlinks=False, ignore=shutil.ignore_patterns(".*"))
+            shutil.copytree(
+                cwd, scratch, symlinks=False, ignore=shutil.ignore_patterns(*copy_ignore())
+            )
         else:
             scratch.mkdir()
         conn.mkdir()
@@ -654,7 +843,7 @@ class SandboxKernelManager(AsyncKernelManager):
         prepare_folder(conn, self._sbx_uid)
         self._sbx_scratch, self._sbx_conn = scratch, conn
         self._remove_cgroup()  # a restart's old kernel is dead: its cgroup goes
-        cgroup = SandboxCgroup.create(self.limits)
+        cgroup = SandboxCgroup.create(self.limits) if _is_root() else None
         self._sbx_cgroup = cgroup
         # removed with the manager or at exit as well, like the folders
         self._sbx_cgroup_remove = weakref.finalize(self, cgroup.remove) if cgroup else None

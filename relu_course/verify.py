@@ -48,6 +48,7 @@ import json
 import re
 import secrets
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -259,6 +260,10 @@ except _BaseException:
 
 private = {}
 exec(request["helpers"], private)
+# no student code has run yet: an answer without this line is the grader's failure
+_started = _dumps({"started": request["nonce"]}).encode() + b"\n"
+while _started:
+    _started = _started[_write(out_fd, _started):]
 
 
 class _LazyTorch(types.ModuleType):
@@ -489,15 +494,27 @@ def observe_clean(
     return observe_clean_batch([(function, sources, cases)], limits=limits, isolate=isolate)[0]
 
 
+#: How a message about a failure of the grader itself (not of the student's code) starts.
+GRADER_ERROR = "grader error: "
+
+
+def started_line(nonce: str) -> bytes:
+    """The line a harness writes on its answer channel before any student code runs."""
+    return json.dumps({"started": nonce}).encode()
+
+
 def exchange_sandboxed(
     argv: Sequence[str], request: Mapping[str, Any], *, limits: Limits,
     files: dict[str, bytes] | None = None, isolate: bool | None = None,
 ) -> tuple[list[Any] | None, str]:  # fmt: skip
     """Send ``request`` (JSON, plus a fresh nonce) to a harness started in a new sandbox.
 
-    The harness answers one JSON line ``{"nonce": ..., "jobs": [one per request job]}``
-    on its stdout. Returns ``(answers, "")``, or ``(None, why)`` when the sandbox could
-    not start, died, or printed no matching answer (student code never writes there).
+    The harness writes :func:`started_line` before it runs any student code, then
+    answers one JSON line ``{"nonce": ..., "jobs": [one per request job]}`` on its
+    stdout. Returns ``(answers, "")``, or ``(None, why)`` when the sandbox could not
+    start, died, or printed no matching answer (student code never writes there). ``why``
+    starts with :data:`GRADER_ERROR` when the harness never started (the sandbox or the
+    interpreter failed before any student code ran): the grader's fault, not the student's.
     """
     nonce = secrets.token_hex(16)
     try:
@@ -508,22 +525,27 @@ def exchange_sandboxed(
             files=files,
             isolate=isolate,
         )
-    except Exception as err:  # noqa: BLE001 - a failed sandbox is a failed verification
-        return None, f"could not start: {err}"
+    except Exception as err:  # noqa: BLE001 - the grader failed, not the student
+        return None, f"{GRADER_ERROR}the clean process could not start: {err}"
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    code = proc.returncode
+    tail = " | ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-3:])
+    if started_line(nonce) not in lines:
+        return None, (
+            f"{GRADER_ERROR}the clean process failed before any student code ran "
+            f"(exit status {code})" + (f": {tail}" if tail else "")
+        )
     try:
         answer = json.loads(lines[-1])
         if answer.get("nonce") != nonce or len(answer["jobs"]) != len(request["jobs"]):
             raise ValueError("answer does not match the request")
     except (IndexError, ValueError, KeyError, TypeError, AttributeError) as err:
-        code = proc.returncode
         why = (
             "was killed (a time or memory limit, or the student's code killed it)"
             if code in (-9, 137)
             else f"exited with status {code}"
         )
         detail = str(err) if lines else "it printed nothing"
-        tail = " | ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-3:])
         return None, f"{why} without a valid answer ({detail})" + (f": {tail}" if tail else "")
     return list(answer["jobs"]), ""
 
@@ -560,7 +582,8 @@ def observe_clean_batch(
         isolate=isolate,
     )
     if answers is None:
-        return [(None, f"the clean process {why}") for _ in jobs]
+        note = why if why.startswith(GRADER_ERROR) else f"the clean process {why}"
+        return [(None, note) for _ in jobs]
     out: list[tuple[list[checks.Observation] | None, str]] = []
     for (_, _, cases), rec in zip(jobs, answers, strict=True):
         try:
@@ -659,11 +682,17 @@ def python_source(source: str) -> str:
         return source
 
 
+# CPython 3.11's AST construction is not safe to run in two threads at once ("SystemError:
+# AST constructor recursion depth mismatch" under load): one parse at a time per process.
+_PARSE_LOCK = threading.RLock()
+
+
 def _parse(source: str) -> ast.AST | None:
-    try:
-        return ast.parse(python_source(source))
-    except SyntaxError:
-        return None
+    with _PARSE_LOCK:
+        try:
+            return ast.parse(python_source(source))
+        except SyntaxError:
+            return None
 
 
 def _student_cells(
@@ -866,7 +895,23 @@ def _verdict(
     gid: str, fn: str, pts: float, given: float | None, passed: bool, message: str,
     flags: list[Flag], cells: list[str], assignment: str,
 ) -> Verdict:  # fmt: skip
-    """The final score min(nbgrader, clean) of one question, and flags where they disagree."""
+    """The final score min(nbgrader, clean) of one question, and flags where they disagree.
+
+    When the clean run failed for the grader's own reason (``message`` starts with
+    :data:`GRADER_ERROR`), the question keeps nbgrader's score and gets a "grader error:
+    needs review" flag, never a tampering flag.
+    """
+    if message.startswith(GRADER_ERROR):
+        reason = message.removeprefix(GRADER_ERROR)
+        flags.append(
+            Flag(
+                "grader-error",
+                gid,
+                f"grader error: needs review ({fn}): {reason}; nbgrader's score stands",
+                tampering=False,
+            )
+        )
+        return Verdict(gid, fn, pts, given, None, given, message, flags, cells)
     clean = pts if passed else 0.0
     final = clean if given is None else min(float(given), clean)
     if given is not None and float(given) > clean:
@@ -1199,6 +1244,7 @@ def audit_notebook(
     *,
     autograded_nb: Any = None,
     source_nb: Any = None,
+    cell_timeout: float | None = None,
 ) -> list[Flag]:
     """Flags for a submission: test-cell tampering, suspicious student code, run-time signs.
 
@@ -1286,21 +1332,34 @@ def audit_notebook(
             )
         )
     elif autograded_nb is not None:
-        flags.extend(_runtime_flags(release, _load(autograded_nb), source_nb))
+        flags.extend(_runtime_flags(release, _load(autograded_nb), source_nb, cell_timeout))
     return flags
 
 
 _LIMIT_ERRORS = {
     "MemoryError": "hit the memory limit",
     "BlockingIOError": "hit the process limit",
-    "CellTimeoutError": "a cell hit the time limit",
     "DeadKernelError": "the kernel died",
-    "KeyboardInterrupt": "a cell was interrupted (time limit)",
 }
+# a cell stopped by the time limit: slow or looping code, not a sign of tampering
+_TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt"}
+
+
+def timeout_reason(cell_timeout: float | None = None) -> str:
+    """What a timed-out cell means and what to do about it."""
+    limit = f"the {cell_timeout:g} s per-cell limit" if cell_timeout else "the per-cell limit"
+    return (
+        f"timeout: the cell ran longer than {limit} and was stopped (an endless loop, or "
+        "slow code); if the code is correct but slow, regrade this student with a larger "
+        "limit: relu-course grade ASSIGNMENT --student ID --force --cell-timeout SECONDS"
+    )
 
 
 def _runtime_flags(
-    release: Mapping[str, Any], autograded: Mapping[str, Any], source_nb: Any
+    release: Mapping[str, Any],
+    autograded: Mapping[str, Any],
+    source_nb: Any,
+    cell_timeout: float | None = None,
 ) -> list[Flag]:
     flags: list[Flag] = []
     tests = {gid for gid, [(_, c), *_] in _by_grade_id(release).items() if _meta(c).get("grade")}
@@ -1315,7 +1374,9 @@ def _runtime_flags(
             ran.add(gid)
         for out in outputs:
             ename = out.get("ename", "")
-            if ename in _LIMIT_ERRORS:
+            if ename in _TIMEOUT_ERRORS:
+                flags.append(Flag("timeout", gid, timeout_reason(cell_timeout), tampering=False))
+            elif ename in _LIMIT_ERRORS:
                 flags.append(Flag("resource-limit", gid, f"{_LIMIT_ERRORS[ename]} ({ename})"))
         if hidden and gid not in tests:
             text = _text(outputs)
@@ -1336,6 +1397,8 @@ def _runtime_flags(
                 "not-executed",
                 ", ".join(missing),
                 "test cells never ran (the kernel died or execution stopped early)",
+                # after a time limit stopped the notebook: the timeout is the story
+                tampering=not any(f.kind == "timeout" for f in flags),
             )
         )
     return flags

@@ -1122,6 +1122,11 @@ def _sandbox_main() -> None:  # pragma: no cover - runs inside the sandbox (test
     import relu_course.training  # noqa: F401
 
     _bridge_class()
+    from relu_course.verify import started_line
+
+    started = started_line(request["nonce"]) + b"\n"  # no student code has run yet
+    while started:
+        started = started[os.write(out_fd, started) :]
     answers = [_run_job(job, out_fd, float(request["job_seconds"])) for job in request["jobs"]]
     data = json.dumps({"nonce": request["nonce"], "jobs": answers}).encode() + b"\n"
     while data:
@@ -1307,7 +1312,8 @@ def run_torch_jobs(
         argv, request, limits=replace(limits, wall_seconds=wall), isolate=isolate
     )
     if answers is None:
-        return [{"fatal": why} for _ in jobs]
+        key = "grader_error" if why.startswith(v.GRADER_ERROR) else "fatal"
+        return [{key: why} for _ in jobs]
     return [a if isinstance(a, dict) else {"fatal": "gave no answer"} for a in answers]
 
 
@@ -1327,7 +1333,9 @@ def verify_torch_questions(
             )
             continue
         answer = next(answers)
-        if "fatal" in answer:
+        if "grader_error" in answer:  # the verdict keeps nbgrader's score (verify._verdict)
+            out.append((job, False, str(answer["grader_error"])))
+        elif "fatal" in answer:
             out.append((job, False, f"the clean run {answer['fatal']}"))
         else:
             out.append((job, bool(answer["passed"]), str(answer.get("message", ""))))

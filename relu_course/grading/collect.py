@@ -36,6 +36,7 @@ __all__ = [
     "Roster",
     "collect",
     "parse_name",
+    "pick_notebook",
     "load_manifest",
 ]
 
@@ -194,6 +195,29 @@ def _canonical(filename: str) -> str:
     return stem.strip()
 
 
+def pick_notebook(assignment: str, files: list[tuple[str, bytes]]) -> int | None:
+    """Which of one student's ``(file name, content)`` notebooks is ``assignment``'s.
+
+    The one whose name is the assignment's up to copy suffixes (``Copy of ps1 (1)``);
+    the exact name when several such copies are identical; the only notebook; else
+    ``None`` (the student must say).
+
+    >>> pick_notebook("ps1", [("notes.ipynb", b"a"), ("ps1 (1).ipynb", b"b")])
+    1
+    >>> pick_notebook("ps1", [("homework.ipynb", b"a")]), pick_notebook("ps1", [])
+    (0, None)
+    """
+    named = [i for i, (name, _) in enumerate(files) if _canonical(name) == assignment]
+    exact = [i for i in named if files[i][0] == f"{assignment}.ipynb"]
+    if len(named) == 1:
+        return named[0]
+    if len(exact) == 1 and len(named) > 1 and len({files[i][1] for i in named}) == 1:
+        return exact[0]
+    if len(files) == 1:
+        return 0
+    return None
+
+
 def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") or "student"
 
@@ -277,15 +301,8 @@ def collect(
         by_student.setdefault(_safe_id(sid), []).append((rel, owner, data))
 
     for sid, files in sorted(by_student.items()):
-        named = [f for f in files if _canonical(f[1].filename) == assignment]
-        exact = [f for f in named if f[1].filename == f"{assignment}.ipynb"]
-        if len(named) == 1:
-            pick = named[0]
-        elif len(exact) == 1 and len(named) > 1 and len({f[2] for f in named}) == 1:
-            pick = exact[0]
-        elif len(files) == 1:
-            pick = files[0]
-        else:
+        index = pick_notebook(assignment, [(f[1].filename, f[2]) for f in files])
+        if index is None:
             report.problems.append(
                 Problem(
                     ", ".join(f[0] for f in files),
@@ -294,7 +311,7 @@ def collect(
                 )
             )
             continue
-        rel, owner, data = pick
+        rel, owner, data = files[index]
         item = Collected(sid, rel, owner.lms, "", owner.late)
         if owner.filename != f"{assignment}.ipynb":
             item.renamed_from = owner.filename

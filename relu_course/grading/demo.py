@@ -3,7 +3,8 @@
 Copies ps1_activations (source and release) and the demo LMS export (``demo/`` of the
 repository, built by ``demo/make_demo.py``) into a fresh course folder, then runs
 collect, grade, feedback, export and report, and compares every score with
-``demo/expected.json``.
+``demo/expected.json``. It grades with the best sandbox the machine gives and, where
+there is none, prints a warning and grades unsandboxed (resource limits only).
 """
 
 from __future__ import annotations
@@ -46,10 +47,21 @@ def make_demo_course(folder: Path) -> Course:
 
 def run_demo(folder: Path | None = None, *, jobs: int | None = None) -> int:
     """Build the demo course and run the workflow; returns 0 when every score matches."""
+    from relu_course.sandbox import INSTALL_HINT, isolation
+
     folder = folder or Path(tempfile.mkdtemp(prefix="relu-course-demo-"))
     course = make_demo_course(folder)
     here = demo_dir()
     print(f"demo course: {course.root}")
+    found = isolation()
+    if found.isolated:
+        print(f"sandbox: {found.mode} (relu-course doctor lists each protection)")
+    else:
+        print(
+            f"WARNING: no sandbox on this machine ({found.why_not}): the demo grades "
+            "UNSANDBOXED, with resource limits only (fine for the shipped demo class, not "
+            f"for real students); to grade real classes, {INSTALL_HINT}"
+        )
     outputs = run_all(course, DEMO_ASSIGNMENT, here / "lms_export", here / "roster.csv", jobs=jobs)
     expected = json.loads((here / "expected.json").read_text(encoding="utf-8"))
     bad = 0

@@ -53,6 +53,7 @@ class Task:
     cell_timeout: int = 60
     renamed_from: str | None = None
     sandbox: bool = True
+    isolate: bool | None = None  # None: bubblewrap when it works; False: --unsandboxed
 
 
 @dataclass
@@ -63,6 +64,8 @@ class GradeSummary:
     skipped: list[str] = field(default_factory=list)
     backup: Path | None = None
     seconds: float = 0.0
+    mode: str = ""  # how student code ran (relu_course.sandbox.sandbox_mode)
+    not_graded: list[tuple[str, str]] = field(default_factory=list)  # (folder, why)
 
 
 def release_key(course: Course, assignment: str) -> str:
@@ -163,6 +166,7 @@ def grade_task(task: Task) -> Result:
             source_directory=task.course.source_directory,
             cell_timeout=task.cell_timeout,
             sandbox=task.sandbox,
+            isolate=task.isolate,
         )
         result.key = task.key
         if not result.grades:
@@ -311,6 +315,7 @@ def grade(
     cell_timeout: int = 60,
     progress: bool = True,
     sandbox: bool = True,
+    isolate: bool | None = None,
 ) -> GradeSummary:
     """Autograde every new or changed submission of ``assignment`` (all with ``force``).
 
@@ -319,10 +324,14 @@ def grade(
     """
     from tqdm.auto import tqdm
 
+    from relu_course.sandbox import sandbox_mode
+
     from .collect import load_manifest
+    from .submitted import sweep_submitted
 
     t0 = time.perf_counter()
     course.check_assignment(assignment)
+    sweep = sweep_submitted(course, assignment)  # misnamed notebooks renamed, rest listed
     everyone = course.students(assignment)
     if students is not None:
         wanted = list(students)
@@ -349,7 +358,8 @@ def grade(
     merged = load_results(course, assignment)
     manifest = load_manifest(course, assignment)["students"]
     results_dir = _results_dir(course, assignment)
-    summary = GradeSummary(assignment)
+    summary = GradeSummary(assignment, not_graded=sweep.not_graded)
+    summary.mode = sandbox_mode(isolate) if sandbox else "no-sandbox"
     todo: list[Task] = []
     ready: list[Result] = []
     for sid in everyone:
@@ -378,8 +388,9 @@ def grade(
                 results_dir,
                 max_scores,
                 cell_timeout,
-                info.get("renamed_from"),
+                info.get("renamed_from") or sweep.renamed.get(sid),
                 sandbox,
+                isolate,
             )
         )
     # one worker more than cores: a worker waits for its kernel to start and answer

@@ -160,8 +160,11 @@ def merge_results(course: Course, assignment: str, results: Iterable[Result]) ->
 
 def export_rows(course: Course, assignment: str | None = None) -> list[dict[str, str]]:
     """Grades as ``nbgrader export`` writes them (same columns, same values, all students
-    of the gradebook, 0 for a missing submission), plus ``needs_review``."""
+    of the gradebook, 0 for a missing submission), plus ``needs_review`` and
+    ``grading_mode`` (how the student's code ran: ``bubblewrap``, ``unsandboxed``, ...)."""
     from nbgrader.api import Gradebook, MissingEntry
+
+    from .grade import load_results
 
     rows = []
     with Gradebook(course.db_url, course_id(course)) as gb:
@@ -174,6 +177,7 @@ def export_rows(course: Course, assignment: str | None = None) -> list[dict[str,
         for found in gb.assignments:
             if assignment is not None and found.name != assignment:
                 continue
+            modes = {sid: r.mode for sid, r in load_results(course, found.name).items()}
             for student in gb.students:
                 row: dict[str, object] = {
                     "assignment": found.name,
@@ -188,21 +192,24 @@ def export_rows(course: Course, assignment: str | None = None) -> list[dict[str,
                     sub = gb.find_submission(found.name, student.id)
                 except MissingEntry:
                     row.update(timestamp="", raw_score=0.0, late_submission_penalty=0.0)
-                    row.update(score=0.0, needs_review="")
+                    row.update(score=0.0, needs_review="", grading_mode="")
                 else:
                     penalty = sub.late_submission_penalty
                     row.update(timestamp=sub.timestamp, raw_score=sub.score)
                     row.update(late_submission_penalty=penalty)
                     row.update(score=max(0.0, sub.score - penalty))
                     row["needs_review"] = str(any(nb.flagged for nb in sub.notebooks))
+                    row["grading_mode"] = modes.get(student.id, "")
                 rows.append({k: "" if v is None else str(v) for k, v in row.items()})
     return rows
 
 
 def export_csv(course: Course, assignment: str | None = None) -> str:
-    """:func:`export_rows` as CSV text (nbgrader's columns first, then ``needs_review``)."""
+    """:func:`export_rows` as CSV text (nbgrader's columns first, then ``needs_review`` and
+    ``grading_mode``)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, [*EXPORT_COLUMNS, "needs_review"], lineterminator="\n")
+    columns = [*EXPORT_COLUMNS, "needs_review", "grading_mode"]
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(export_rows(course, assignment))
     return out.getvalue()

@@ -92,6 +92,9 @@ def build_report(course: Course, assignment: str) -> ClassReport:
             review.append((item["student"], "the LMS marked it late"))
     for problem in manifest["problems"]:  # type: ignore[union-attr]
         review.append((problem["source"], f"not collected: {problem['reason']}"))
+    from .submitted import load_not_graded
+
+    review += [(who, f"not graded: {why}") for who, why in load_not_graded(course, assignment)]
     return ClassReport(
         assignment, results, sorted(questions.values(), key=lambda q: q.name), review
     )
@@ -129,6 +132,8 @@ def write_report(course: Course, assignment: str, out: Path | None = None) -> Pa
         f"{len(report.results)} submissions graded; mean score "
         f"{sum(scores) / len(scores):.2f} / {top:g}, median {mid:g}.",
         "",
+        f"Grading mode (how student code ran): {_modes(report.results)}.",
+        "",
         "![histogram of total scores](scores.png)",
         "",
         "## Questions",
@@ -152,6 +157,17 @@ def write_report(course: Course, assignment: str, out: Path | None = None) -> Pa
     (folder / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with (folder / "needs_review.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["submission", "reason"])
-        writer.writerows(report.review)
+        writer.writerow(["submission", "reason", "grading_mode"])
+        modes = {r.student: r.mode for r in report.results}
+        writer.writerows((who, why, modes.get(who, "")) for who, why in report.review)
     return folder
+
+
+def _modes(results: list[Result]) -> str:
+    """``bubblewrap`` or, when runs differed, ``unsandboxed (3), bubblewrap (27)``."""
+    counts: dict[str, int] = {}
+    for res in results:
+        counts[res.mode or "unknown"] = counts.get(res.mode or "unknown", 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{mode} ({n})" for mode, n in sorted(counts.items()))

@@ -38,8 +38,11 @@ class Result:
     """The outcome of grading one submission.
 
     ``status`` is ``graded``, ``corrupt`` (unreadable file: 0 points), ``timeout`` (a
-    cell or the whole submission ran out of time), ``kernel_died`` or ``error`` (nbgrader
-    failed: see ``message``). Every status but ``graded`` needs a human.
+    cell or the whole submission ran out of time), ``kernel_died``, ``grader_error`` (the
+    sandbox or the kernel could not start: the grader's fault, nothing of the student's
+    ran) or ``error`` (nbgrader failed: see ``message``). Every status but ``graded``
+    needs a human. ``mode`` says how the student's code ran
+    (:func:`relu_course.sandbox.sandbox_mode`).
     """
 
     student: str
@@ -53,6 +56,7 @@ class Result:
     key: str = ""  # hash of submission + release, for resuming
     seconds: float = 0.0
     autograded: str | None = None  # path of the autograded notebook, if any
+    mode: str = ""  # how student code ran: relu_course.sandbox.sandbox_mode()
 
     @property
     def score(self) -> float:
@@ -126,6 +130,7 @@ def autograde_one(
     source_directory: str = "solutions",
     cell_timeout: int = 60,
     sandbox: bool = True,
+    isolate: bool | None = None,
 ) -> Result:
     """Autograde ``workdir/submitted/<student>/<assignment>`` with nbgrader, in this process.
 
@@ -145,6 +150,11 @@ def autograde_one(
         processes (:func:`relu_course.verify.check_submission`): each question scores
         the minimum of both, and every disagreement or tampering sign becomes a flag.
         ``False`` runs student code with the grader's rights (warns loudly).
+    isolate : bool or None
+        With ``sandbox``: ``None`` uses bubblewrap when it works here (as root or as any
+        user with user namespaces); ``False`` (``--unsandboxed``) uses resource limits
+        only, and the clean re-verification still runs, in plain processes each in its
+        own scratch folder.
 
     Returns
     -------
@@ -165,10 +175,13 @@ def autograde_one(
     cfg.Execute.timeout = cell_timeout
     cfg.ExecutePreprocessor.timeout = cell_timeout
     cfg.OverwriteCells.add_missing_cells = True
+    from relu_course.sandbox import sandbox_mode
+
+    mode = sandbox_mode(isolate) if sandbox else "no-sandbox"
     if sandbox:
         from relu_course.sandbox import configure_nbgrader
 
-        configure_nbgrader(cfg)
+        configure_nbgrader(cfg, isolate=isolate is not False)
     else:
         logging.getLogger(__name__).warning(
             "GRADING WITHOUT A SANDBOX: %s's code runs with your rights and can read "
@@ -185,7 +198,7 @@ def autograde_one(
     os.environ["RELU_COURSE_PROGRESS"] = "0"
     outcome = capture_log(app)
     log = outcome.get("log", "") + outcome.get("error", "")
-    result = Result(student, assignment, seconds=0.0)
+    result = Result(student, assignment, seconds=0.0, mode=mode)
     notebook = workdir / "autograded" / student / assignment / f"{assignment}.ipynb"
     try:
         result.grades, result.comments = read_results(
@@ -196,7 +209,13 @@ def autograde_one(
     errors = _errors(notebook) if notebook.exists() else []
     if notebook.exists():
         result.autograded = str(notebook)
-    if "DeadKernelError" in log or "Kernel died" in log or "DeadKernelError" in errors:
+    if not notebook.exists() and any(m in log for m in _KERNEL_START_FAILED):
+        result.status = "grader_error"
+        result.message = (
+            "grader error: needs review: the kernel could not start in the sandbox, so no "
+            "student code ran (see .relu-course/logs/workers.log; relu-course doctor)"
+        )
+    elif "DeadKernelError" in log or "Kernel died" in log or "DeadKernelError" in errors:
         result.status = "kernel_died"
         result.message = "the kernel died while running the notebook (memory? os._exit?)"
     elif "CellTimeoutError" in errors:
@@ -208,15 +227,36 @@ def autograde_one(
         result.message = "nbgrader autograde failed: " + " | ".join(last)
         for grade in result.grades:
             grade.score = 0.0
-    if sandbox:
-        _verify(course, assignment, student, workdir, notebook, result)
+    if sandbox and result.status != "grader_error":
+        try:
+            _verify(course, assignment, student, workdir, notebook, result, isolate, cell_timeout)
+        except Exception as err:  # noqa: BLE001 - a grader bug is not the student's fault
+            result.flags.append(
+                {
+                    "kind": "grader-error",
+                    "cell": assignment,
+                    "reason": f"grader error: needs review: the re-verification failed "
+                    f"({type(err).__name__}: {err}); nbgrader's scores stand",
+                    "tampering": False,
+                }
+            )
     result.seconds = time.perf_counter() - start
     return result
 
 
+# what nbgrader/jupyter_client log when a kernel never came up (nothing of the student's ran)
+_KERNEL_START_FAILED = (
+    "Kernel didn't respond",
+    "Kernel died before replying to kernel_info",
+    "failed to start",
+    "in launch_kernel",  # the kernel's command could not be executed
+)
+
+
 def _verify(
-    course: Any, assignment: str, student: str, workdir: Path, notebook: Path, result: Result
-) -> None:
+    course: Any, assignment: str, student: str, workdir: Path, notebook: Path, result: Result,
+    isolate: bool | None = None, cell_timeout: float | None = None,
+) -> None:  # fmt: skip
     """Re-verify in clean processes: scores become min(nbgrader, clean); flags recorded."""
     from relu_course.verify import Audit, audit_notebook, verify_submission
 
@@ -242,12 +282,14 @@ def _verify(
             assignment,
             scores=scores,
             source_nb=course.source_notebook(assignment),
+            isolate=isolate,
         ),
         audit_notebook(
             release,
             handed_in,
             autograded_nb=notebook,
             source_nb=course.source_notebook(assignment),
+            cell_timeout=cell_timeout,
         ),
     )
     final = audit.scores()

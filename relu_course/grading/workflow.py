@@ -34,6 +34,7 @@ def run_all(
     *,
     jobs: int | None = None,
     progress: bool = True,
+    isolate: bool | None = None,
 ) -> Outputs:
     """Run the whole workflow on ``export`` (an LMS zip or folder); print a line per step."""
     collected = collect(course, assignment, export, roster=roster)
@@ -41,8 +42,10 @@ def run_all(
         f"collect : {len(collected.collected)} submissions, "
         f"{len(collected.problems)} not mapped, {len(collected.ignored)} ignored"
     )
-    graded = grade(course, assignment, jobs=jobs, progress=progress)
-    print(f"grade   : {len(graded.graded)} graded in {graded.seconds:.1f} s")
+    graded = grade(course, assignment, jobs=jobs, progress=progress, isolate=isolate)
+    print(f"grade   : {len(graded.graded)} graded in {graded.seconds:.1f} s ({graded.mode})")
+    for who, why in graded.not_graded:
+        print(f"  NOT GRADED {who}: {why}")
     feedback = generate_feedback(course, assignment)
     print(f"feedback: {len(feedback.written)} pages, {len(feedback.leaked)} withheld")
     csv_path = course.root / "grades.csv"
