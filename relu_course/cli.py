@@ -217,8 +217,10 @@ def cmd_report(course: Course, args: argparse.Namespace) -> int:
     from .grading.report import build_report, write_report
 
     folder = write_report(course, args.assignment, args.to)
-    review = build_report(course, args.assignment).review
+    built = build_report(course, args.assignment)
+    review = built.review
     print(f"report: {folder / 'report.md'} (histogram {folder / 'scores.png'})")
+    print(f"grading mode: {', '.join(sorted({r.mode or 'unknown' for r in built.results}))}")
     print(f"{len(review)} submission(s) need a human:")
     for who, why in review:
         print(f"  {who}: {why}")

@@ -14,7 +14,7 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 [ ${#need[@]} -eq 0 ] && exit 0
 
-command="apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${need[*]}"
+command="apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${need[*]}"
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "missing system packages: ${need[*]} (not a Debian/Ubuntu machine: install them" \
     "with your package manager); the tests that need them will skip" >&2
@@ -31,4 +31,4 @@ else
 fi
 echo "installing Debian packages: ${need[*]}"
 "${SUDO[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${need[@]}"
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -409,6 +409,8 @@ def grade(
             run_pool(todo, jobs, timeout, done)
         finally:
             bar.close()
+    for res in ready:  # a corrupt file or a killed worker: the mode the run had
+        res.mode = res.mode or summary.mode
     summary.graded = [r for r in ready if r.student not in summary.reused]
     if ready:
         summary.backup = merge_results(course, assignment, ready)
