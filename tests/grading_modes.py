@@ -73,6 +73,23 @@ class ModeRun:
     seconds: dict[str, float] = field(default_factory=dict)
     demo: dict[str, dict] = field(default_factory=dict)
     course: Path | None = None
+    marker: str = ""  # `sleep <marker>`: what the attacks' daemons run
+    earned: dict[str, set[str]] = field(default_factory=dict)  # attack -> honest functions
+    leftovers: list[str] = field(default_factory=list)  # attack processes alive after grading
+
+    def gained(self) -> dict[str, list[str]]:
+        """Per attack, the questions it scored on without implementing them honestly."""
+        out = {}
+        for sid, earned in self.earned.items():
+            grades = self.results[PS1].get(sid, {}).get("grades", [])
+            bad = [
+                f"{g['name']} {g['score']:g}/{g['max_score']:g}"
+                for g in grades
+                if (g["score"] or 0) > 0 and g["name"].removeprefix("test_") not in earned
+            ]
+            if bad or not grades:
+                out[sid] = bad or ["not graded"]
+        return out
 
     def caught(self, assignment: str) -> tuple[int, int, int, int, list[str]]:
         """(wrong caught, wrong, correct kept, correct, problems) of one assignment."""
@@ -167,8 +184,48 @@ def corpus_submissions(
     return notebooks, answers
 
 
-def make_course(folder: Path, assignments: tuple[str, ...]) -> dict[str, dict[str, list[Answer]]]:
-    """A course in ``folder`` with ``assignments`` released and their corpora submitted."""
+#: ps1 submissions that test the bookkeeping: a misnamed notebook (graded after a rename)
+#: and folders that cannot be graded (listed with the reason)
+MISNAMED, NO_NOTEBOOK, TWO_NOTEBOOKS = "misnamed", "no_notebook", "two_notebooks"
+
+
+def attack_submissions(course: Path, marker: str) -> dict[str, tuple[nbformat.NotebookNode, set]]:
+    """The ps1 attacks of tests/test_attacks.py, aimed at ``course``: ``{name: (notebook,
+    functions it implements honestly)}``; ``marker`` is the ``sleep`` its daemons run."""
+    import test_attacks
+
+    release = nbformat.read(ROOT / "exercises" / PS1 / f"{PS1}.ipynb", as_version=4)
+    tokens = {"@@COURSE@@": str(course), "@@VICTIM@@": str(course.parent / "victim"),
+              "@@PORT@@": "9", "@@MARKER@@": marker}  # fmt: skip
+    out = {}
+    for attack in test_attacks.ATTACKS:
+        cells = {}
+        for key, code in attack.cells.items():
+            for token, value in tokens.items():
+                code = code.replace(token, value)
+            cells[key] = code
+        nb = _fill(release, {k: v for k, v in cells.items() if k != "scratch"})
+        if "scratch" in cells:
+            nb.cells.append(nbformat.v4.new_code_cell(cells["scratch"]))
+        if attack.transform is not None:
+            nb = attack.transform(nb)
+        out[f"attack_{attack.name}"] = (nb, set(attack.earned))
+    return out
+
+
+def _write(
+    folder: Path, sid: str, assignment: str, nb: nbformat.NotebookNode, name: str = ""
+) -> None:
+    dest = folder / "submitted" / sid / assignment / (name or f"{assignment}.ipynb")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+
+
+def make_course(
+    folder: Path, assignments: tuple[str, ...], *, attacks: str = ""
+) -> dict[str, dict[str, list[Answer]]]:
+    """A course in ``folder`` with ``assignments`` released and their corpora submitted
+    (with ps1: the bookkeeping cases, and the attacks when ``attacks`` names the marker)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
     expected = {}
@@ -177,14 +234,26 @@ def make_course(folder: Path, assignments: tuple[str, ...]) -> dict[str, dict[st
             shutil.copytree(ROOT / sub / assignment, folder / sub / assignment)
         notebooks, answers = corpus_submissions(assignment)
         for sid, nb in notebooks.items():
-            dest = folder / "submitted" / sid / assignment / f"{assignment}.ipynb"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, dest)
+            _write(folder, sid, assignment, nb)
+        if assignment == PS1:
+            reference = notebooks["reference"]
+            _write(folder, MISNAMED, PS1, reference, "Copy of ps1_activations (2).ipynb")
+            answers[MISNAMED] = answers["reference"]
+            (folder / "submitted" / NO_NOTEBOOK / PS1).mkdir(parents=True)
+            _write(folder, TWO_NOTEBOOKS, PS1, reference, "draft.ipynb")
+            _write(folder, TWO_NOTEBOOKS, PS1, reference, "final.ipynb")
+            for sid, (nb, _) in (attack_submissions(folder, attacks) if attacks else {}).items():
+                _write(folder, sid, PS1, nb)
         expected[assignment] = answers
     return expected
 
 
 # ----------------------------------------------------------------------------- modes
+
+
+def expected_mode(mode: str) -> str:
+    """The grading mode ``relu-course`` reports for one of :data:`MODES`."""
+    return {"root": "bubblewrap", "user": "bubblewrap-user"}.get(mode, mode)
 
 
 def path_without_bwrap(tmp: Path) -> str:
@@ -222,7 +291,7 @@ def user_venv() -> Path:
     deps = hashlib.sha256(
         (ROOT / "constraints.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
     ).hexdigest()[:12]
-    venv = USER_VENV_ROOT / f"venv-{deps}-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
+    venv = USER_VENV_ROOT / f"grading-{deps}-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
     if (venv / ".installed").is_file():
         return venv
     shutil.rmtree(venv, ignore_errors=True)
@@ -232,7 +301,7 @@ def user_venv() -> Path:
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     subprocess.run(
-        [*pip, "-c", str(ROOT / "constraints.txt"), "-e", str(ROOT)],
+        [*pip, "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[grading]"],
         check=True,
         capture_output=True,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
@@ -273,7 +342,10 @@ def run_mode(
     run = ModeRun(mode)
     course = tmp / f"course-{mode}"
     run.course = course
-    run.answers = make_course(course, assignments)
+    run.marker = str(80000 + os.getpid() % 9000) if mode != "unsandboxed" else ""
+    run.answers = make_course(course, assignments, attacks=run.marker)
+    if run.marker:
+        run.earned = {s: e for s, (_, e) in attack_submissions(course, run.marker).items()}
     if mode == "user":
         uid = pwd.getpwnam(TEST_USER).pw_uid
         for folder in (tmp, course):
@@ -308,13 +380,34 @@ def run_mode(
         state = folder / ".relu-course" / "state" / f"{PS1}.json"
         run.demo = json.loads(state.read_text()) if state.is_file() else {}
     for assignment in assignments:
+        # the attacks' endless loop needs no minute: ps1's cells take milliseconds
+        limit = ["--cell-timeout", "20"] if assignment == PS1 and run.marker else []
         relu_course(
             "grade", assignment, "--course", str(course), "--force", "--no-progress",
-            *extra, *jobs_args,
+            *extra, *jobs_args, *limit,
         )  # fmt: skip
         state = course / ".relu-course" / "state" / f"{assignment}.json"
         run.results[assignment] = json.loads(state.read_text()) if state.is_file() else {}
+    if run.marker:
+        time.sleep(1.0)
+        run.leftovers = marker_processes(f"sleep {run.marker}")
+    relu_course("report", assignments[0], "--course", str(course))
+    relu_course("export", "--course", str(course))
     return run
+
+
+def marker_processes(marker: str) -> list[str]:
+    """Processes whose command line holds ``marker`` (left behind by an attack)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline and "pytest" not in cmdline:
+                found.append(f"{proc.name}: {cmdline}")
+    return found
 
 
 def summary(run: ModeRun) -> str:
@@ -332,9 +425,15 @@ def summary(run: ModeRun) -> str:
         caught, wrong, kept, correct, _ = run.caught(assignment)
         took = run.seconds[f"grade {assignment}"]
         lines.append(
-            f"  {assignment}: wrong caught {caught}/{wrong}, correct kept {kept}/{correct}; "
+            f"  {assignment}: wrong caught {caught}/{wrong}, correct kept {kept}/{correct} "
+            f"(+ reference); "
             f"{len(results)} submissions in {took:.0f} s ({took / max(1, len(results)):.1f} s "
             "per submission)"
+        )
+    if run.earned:
+        lines.append(
+            f"  ps1 attacks: {len(run.earned)}, gaining points: {len(run.gained())}, "
+            f"processes left: {len(run.leftovers)}"
         )
     return "\n".join(lines)
 

@@ -60,6 +60,7 @@ class Attack:
     cells: dict[str, str] = field(default_factory=dict)
     earned: set[str] = field(default_factory=set)  # functions it implements honestly
     flags: set[str] = field(default_factory=set)  # flag kinds that must be raised
+    tampering: bool = True  # False: slow or broken code, reported but not called tampering
     transform: Callable[[Any], Any] | None = None
 
 
@@ -68,6 +69,7 @@ def load_attack(path: Path) -> Attack:
     text = path.read_text(encoding="utf-8")
     doc = text.split('"""')[1].strip()
     attack = Attack(path.stem, doc)
+    attack.tampering = not re.search(r"^# tampering: no$", text, re.M)
     for key in ("earned", "flags"):
         match = re.search(rf"^# {key}: (.*)$", text, re.M)
         if match:
@@ -325,7 +327,8 @@ def test_enough_distinct_attacks() -> None:
     kinds = set().union(*(a.flags for a in ATTACKS))
     for needed in ("patches-grader", "ipython-hook", "fake-equality", "kills-kernel",
                    "deleted-test-cell", "retagged-test-cell", "changed-points", "files",
-                   "processes", "network", "resource-limit", "hidden-test-leak"):  # fmt: skip
+                   "processes", "network", "resource-limit", "hidden-test-leak",
+                   "timeout"):  # fmt: skip
         assert needed in kinds, f"no attack exercises {needed}"
 
 
@@ -352,7 +355,7 @@ def test_attack_is_flagged(batch: Batch, attack: Attack) -> None:
     assert not missing, f"{attack.name}: expected flags {missing}; got " + "; ".join(
         map(str, audit.all_flags)
     )
-    assert audit.tampering
+    assert audit.tampering == attack.tampering, [str(f) for f in audit.all_flags]
 
 
 def test_honest_parts_of_an_attack_keep_their_marks(batch: Batch) -> None:
