@@ -110,6 +110,11 @@ NBGRADER_CONFIG = REPO_ROOT / "nbgrader_config.py"
 
 #: Generous wall-clock limits for one nbgrader command (seconds); the per-cell timeout
 #: inside a notebook comes from nbgrader_config.py.
+#: Why a test that needs the bubblewrap sandbox skipped, and the command that fixes it.
+NO_BWRAP = (
+    "needs a working bubblewrap: sudo apt-get install bubblewrap "
+    "(make test installs it when run as root)"
+)
 GENERATE_TIMEOUT = 300
 AUTOGRADE_TIMEOUT = 1800
 

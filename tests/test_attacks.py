@@ -44,7 +44,8 @@ ASSIGNMENT = "ps1_activations"
 ATTACKS_DIR = Path(__file__).parent / "attacks"
 CELL_TIMEOUT = 10
 pytestmark = pytest.mark.skipif(
-    not bwrap_available(), reason="needs Linux, root and bubblewrap (apt-get install bubblewrap)"
+    not bwrap_available(),
+    reason=harness.NO_BWRAP,
 )
 
 

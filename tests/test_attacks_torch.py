@@ -75,7 +75,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not bwrap_available(),
-        reason="needs Linux, root and bubblewrap (apt-get install bubblewrap)",
+        reason=harness.NO_BWRAP,
     ),
 ]
 

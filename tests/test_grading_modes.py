@@ -27,12 +27,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import grading_modes as gm  # noqa: E402
+from nbgrader_harness import NO_BWRAP  # noqa: E402
 
 from relu_course.sandbox import bwrap_available  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ALL_MODES = os.environ.get("RELU_COURSE_ALL_MODES") == "1"
-INSTALL = "sudo apt-get install bubblewrap (or: make test as root installs it)"
 
 
 def _skip_reason(mode: str) -> str | None:
@@ -44,7 +44,7 @@ def _skip_reason(mode: str) -> str | None:
     if mode in ("root", "user") and os.geteuid() != 0:
         return f"the {mode} mode needs root (useradd a grader user, run as it with runuser)"
     if mode in ("root", "user") and not bwrap_available():
-        return f"no bubblewrap: {INSTALL}"
+        return NO_BWRAP
     if mode == "user":
         user = gm.ensure_user()
         probe = subprocess.run(

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from nbgrader_harness import fill_solutions, released_notebook, solution_sources
+from nbgrader_harness import NO_BWRAP, fill_solutions, released_notebook, solution_sources
 from test_ps234 import pack
 
 from relu_course.sandbox import bwrap_available
@@ -62,7 +62,7 @@ class Verified:
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def verified(request) -> Verified:
     if not bwrap_available():
-        pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")
+        pytest.skip(NO_BWRAP)
     return Verified(request.param)
 
 
@@ -119,7 +119,7 @@ def test_ipython_syntax_in_an_honest_answer_keeps_its_points(assignment, grade_i
     """`!cmd`, `%magic` and display() are notebook syntax, not tampering: the clean run
     reads cells through IPython's own transformer and has stand-ins for both names."""
     if not bwrap_available():
-        pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")
+        pytest.skip(NO_BWRAP)
     released = json.loads(json.dumps(released_notebook(assignment)))
     reference = solution_sources(assignment)
     edited = edit(reference[grade_id])
