@@ -149,6 +149,7 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     from .grading.grade import grade
     from .sandbox import INSTALL_HINT, isolation
 
+    course.check_assignment(args.assignment)  # a typo is reported before the sandbox
     found = isolation()
     if not args.no_sandbox and not args.unsandboxed and not found.isolated:
         raise CourseError(f"no sandbox here ({found.why_not}): {INSTALL_HINT}")

@@ -311,7 +311,7 @@ def _log_not_root() -> None:
     """Say once per process which root-only protections a non-root sandbox goes without."""
     if not _LOGGED_NOT_ROOT:
         _LOGGED_NOT_ROOT.append(True)
-        log.info(
+        log.warning(
             "sandbox as uid %d (not root): bubblewrap with a user namespace; no random "
             "sandbox uid and no cgroup cap (per-process rlimits still apply)",
             os.geteuid(),
