@@ -96,6 +96,9 @@ class ModeRun:
         caught = wrong = kept = correct = 0
         problems = []
         for sid, answers in self.answers[assignment].items():
+            if sid not in self.results.get(assignment, {}):
+                problems.append(f"{assignment} {sid} was not graded")
+                continue
             scores = {g["name"]: g for g in self.results[assignment][sid]["grades"]}
             for a in answers:
                 grade = scores[a.test_id]
@@ -284,28 +287,47 @@ def ensure_user(name: str = TEST_USER) -> pwd.struct_passwd:
 def user_venv() -> Path:
     """A virtual environment any user can read and run, with this project installed.
 
-    Built with Debian's ``/usr/bin/python3`` (root's own Python may sit in a private
-    home) from ``constraints.txt`` (torch stays the CPU wheel), editable from this
-    checkout, in :data:`USER_VENV_ROOT`; reused while the dependencies are unchanged.
+    Made with Debian's ``/usr/bin/python3`` (root's own Python may sit in a private home)
+    and filled with a copy of this interpreter's ``site-packages`` (the versions
+    ``make venv`` installed from ``constraints.txt``: torch stays the CPU wheel; no
+    network), scripts re-pointed at the new interpreter; kept in :data:`USER_VENV_ROOT`
+    and reused while the dependencies and this checkout are unchanged.
     """
     deps = hashlib.sha256(
-        (ROOT / "constraints.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+        (ROOT / "constraints.txt").read_bytes()
+        + (ROOT / "pyproject.toml").read_bytes()
+        + str(ROOT).encode()
     ).hexdigest()[:12]
-    venv = USER_VENV_ROOT / f"grading-{deps}-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
+    venv = USER_VENV_ROOT / f"grading-{deps}"
     if (venv / ".installed").is_file():
         return venv
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if (
+        python is None
+        or subprocess.run(
+            [python, "-c", f"import sys; sys.exit(sys.version_info[:2] != {sys.version_info[:2]})"],
+            check=False,
+        ).returncode
+    ):
+        raise RuntimeError(f"no system {version} at /usr/bin/python3 to build a user venv with")
     shutil.rmtree(venv, ignore_errors=True)
     USER_VENV_ROOT.mkdir(parents=True, exist_ok=True)
     os.chmod(USER_VENV_ROOT, 0o755)
-    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run(
-        [*pip, "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[grading]"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    ours = Path(sys.prefix)
+    site = venv / "lib" / version / "site-packages"
+    shutil.rmtree(site)
+    shutil.copytree(ours / "lib" / version / "site-packages", site, symlinks=True)
+    for script in (ours / "bin").iterdir():
+        dest = venv / "bin" / script.name
+        if dest.exists() or script.is_symlink() or not script.is_file():
+            continue
+        head = script.read_bytes()[:128]
+        if head.startswith(b"#!") and b"python" in head.split(b"\n", 1)[0]:
+            body = script.read_bytes().split(b"\n", 1)[1]
+            dest.write_bytes(b"#!" + str(venv / "bin" / "python").encode() + b"\n" + body)
+            dest.chmod(0o755)
     subprocess.run(["chmod", "-R", "a+rX", str(venv)], check=True)
     (venv / ".installed").write_text(deps)
     return venv
@@ -357,8 +379,9 @@ def run_mode(
     def relu_course(*args: str) -> subprocess.CompletedProcess[str]:
         label = args[0] if args[0] == "demo" else " ".join(args[:2])
         start = time.perf_counter()
+        course_args = [] if args[0] == "demo" else ["--course", str(course)]
         done = subprocess.run(
-            [*prefix, exe, *args],
+            [*prefix, exe, *course_args, *args],
             env=env,
             cwd=course,
             capture_output=True,
@@ -383,7 +406,7 @@ def run_mode(
         # the attacks' endless loop needs no minute: ps1's cells take milliseconds
         limit = ["--cell-timeout", "20"] if assignment == PS1 and run.marker else []
         relu_course(
-            "grade", assignment, "--course", str(course), "--force", "--no-progress",
+            "grade", assignment, "--force", "--no-progress",
             *extra, *jobs_args, *limit,
         )  # fmt: skip
         state = course / ".relu-course" / "state" / f"{assignment}.json"
@@ -391,8 +414,8 @@ def run_mode(
     if run.marker:
         time.sleep(1.0)
         run.leftovers = marker_processes(f"sleep {run.marker}")
-    relu_course("report", assignments[0], "--course", str(course))
-    relu_course("export", "--course", str(course))
+    relu_course("report", assignments[0])
+    relu_course("export")
     return run
 
 
