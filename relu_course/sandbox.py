@@ -655,7 +655,7 @@ def sandbox_command(
     join = [sys.executable, "-I", "-S", "-c", _JOIN_CGROUPS, *map(str, cgroups), "--"]
     outer = [*timeout, *join] if cgroups else timeout  # trusted, run as the grader
     if not isolate:
-        _warn_unsandboxed("bubblewrap unavailable" if os.name == "posix" else os.name)
+        _warn_unsandboxed(_probe_bwrap() or "--unsandboxed: isolate=False")
         envargs = ["env", "-i", *(f"{k}={v}" for k, v in environment.items())]
         return [*outer, *envargs, *limiter, *argv]
     links = [Path(d) for d in _SYSTEM_DIRS if Path(d).is_symlink()]

@@ -266,3 +266,33 @@ def _run_as_nobody(path: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isolate", [None, False], ids=["best-sandbox", "unsandboxed"])
+def test_a_broken_clean_check_keeps_nbgrader_scores_in_the_real_pipeline(
+    isolate: bool | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One submission through grade_task (what a worker runs), the clean process broken."""
+    from relu_course.grading import grade as grading
+    from relu_course.grading.course import find_course, nbgrader_env
+    from relu_course.grading.gradebook import course_id, grade_cells
+
+    monkeypatch.setenv("PATH", nbgrader_env()["PATH"])
+    grading_modes.make_course(tmp_path / "course", (PS1,))
+    course = find_course(tmp_path / "course")
+    template = grading._template(course, PS1, grading.release_key(course, PS1))
+    db = f"sqlite:///{template / 'gradebook.db'}"
+    task = grading.Task(
+        course, PS1, "reference", "key", template, course.state_dir / "work" / PS1,
+        course.state_dir / "results" / PS1, grade_cells(db, course_id(course), PS1),
+        isolate=isolate,
+    )  # fmt: skip
+    monkeypatch.setattr(verify, "run_sandboxed", _broken_sandbox("dies-before-start"))
+    result = grading.grade_task(task)
+    assert result.status == "graded", result.message
+    assert result.score == result.max_score == 20.0
+    assert result.flags and all(f["kind"] == "grader-error" for f in result.flags), result.flags
+    assert not any(f["tampering"] for f in result.flags)
+    assert result.needs_review
+    assert result.mode == sandbox.sandbox_mode(isolate)
