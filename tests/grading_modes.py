@@ -342,7 +342,8 @@ def _runner(mode: str, tmp: Path) -> tuple[list[str], dict[str, str], str]:
         venv = user_venv()
         env |= {"HOME": user.pw_dir, "USER": user.pw_name, "LOGNAME": user.pw_name}
         env["PATH"] = f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"
-        return ["runuser", "-u", user.pw_name, "--"], env, str(venv / "bin" / "relu-course")
+        runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+        return [runuser, "-u", user.pw_name, "--"], env, str(venv / "bin" / "relu-course")
     bindir = Path(sys.executable).parent
     if mode == "unsandboxed":
         env["PATH"] = f"{bindir}:{path_without_bwrap(tmp)}"
