@@ -38,7 +38,7 @@ import nbformat
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
-sys.path.insert(0, str(TESTS))
+sys.path[:0] = [str(TESTS), str(ROOT)]
 
 import corpus_ps1  # noqa: E402
 import corpus_ps234  # noqa: E402
@@ -139,24 +139,6 @@ def _fill(release: nbformat.NotebookNode, sources: dict[str, str]) -> nbformat.N
     return nb
 
 
-def _pack(variants: list[corpus_ps234.Variant]) -> list[list[corpus_ps234.Variant]]:
-    """Variants grouped so that no answer can change another's score (as test_ps234)."""
-    subs: list[list[corpus_ps234.Variant]] = []
-    for v in variants:
-        for sub in subs:
-            if all(
-                w.grade_id != v.grade_id
-                and v.test_id not in w.touches
-                and w.test_id not in v.touches
-                for w in sub
-            ):
-                sub.append(v)
-                break
-        else:
-            subs.append([v])
-    return subs
-
-
 def corpus_submissions(
     assignment: str,
 ) -> tuple[dict[str, nbformat.NotebookNode], dict[str, list[Answer]]]:
@@ -180,7 +162,9 @@ def corpus_submissions(
                 Answer(f"test_{fn}", k, lbl) for fn, (k, lbl, _) in row.items()
             ]
         return notebooks, answers
-    for k, sub in enumerate(_pack(corpus_ps234.variants(assignment))):
+    from test_ps234 import pack  # the grouping test_ps234 grades with
+
+    for k, sub in enumerate(pack(corpus_ps234.variants(assignment))):
         sid = f"mixed_{k:02d}"
         notebooks[sid] = _fill(release, reference | {v.grade_id: v.source for v in sub})
         answers[sid] = [Answer(v.test_id, "correct" if v.correct else "wrong", v.name) for v in sub]
@@ -414,24 +398,12 @@ def run_mode(
         run.results[assignment] = json.loads(state.read_text()) if state.is_file() else {}
     if run.marker:
         time.sleep(1.0)
+        from test_attacks import marker_processes
+
         run.leftovers = marker_processes(f"sleep {run.marker}")
     relu_course("report", assignments[0])
     relu_course("export")
     return run
-
-
-def marker_processes(marker: str) -> list[str]:
-    """Processes whose command line holds ``marker`` (left behind by an attack)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if marker in cmdline and "pytest" not in cmdline:
-                found.append(f"{proc.name}: {cmdline}")
-    return found
 
 
 def summary(run: ModeRun) -> str:

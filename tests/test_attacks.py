@@ -163,7 +163,8 @@ def _digest(root: Path) -> dict[str, str]:
     return out
 
 
-def _marker_processes(marker: str) -> list[str]:
+def marker_processes(marker: str) -> list[str]:
+    """Processes whose command line holds ``marker`` (left behind by an attack)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -277,7 +278,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     )
     timings["nbgrader autograde (sandboxed)"] = time.perf_counter() - start
     time.sleep(1.0)
-    leftovers = _marker_processes(f"sleep {marker}")
+    leftovers = marker_processes(f"sleep {marker}")
     stop.set()
     thread.join()
     server.close()
