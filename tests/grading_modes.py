@@ -422,7 +422,7 @@ def summary(run: ModeRun) -> str:
         took = run.seconds[f"grade {assignment}"]
         lines.append(
             f"  {assignment}: wrong caught {caught}/{wrong}, correct kept {kept}/{correct} "
-            f"(+ reference); "
+            f"(reference answers included); "
             f"{len(results)} submissions in {took:.0f} s ({took / max(1, len(results)):.1f} s "
             "per submission)"
         )

@@ -100,7 +100,12 @@ def test_correct_answers_keep_full_marks_and_wrong_ones_lose(
     assert not problems, "\n".join(problems) + "\n" + _out(run, label)
     assert caught == wrong, f"{wrong - caught} wrong answer(s) kept full marks"
     assert kept == correct
-    honest = set(run.answers[assignment]) - {gm.MISNAMED}
+    honest = [
+        sid
+        for sid, answers in run.answers[assignment].items()
+        if all(a.kind != "wrong" for a in answers)  # a wrong answer may well be flagged
+    ]
+    assert honest
     for sid in honest:
         result = run.results[assignment][sid]
         assert result["mode"] == gm.expected_mode(run.mode)
