@@ -81,7 +81,7 @@ class ModeRun:
         """Per attack, the questions it scored on without implementing them honestly."""
         out = {}
         for sid, earned in self.earned.items():
-            grades = self.results[PS1].get(sid, {}).get("grades", [])
+            grades = self.results.get(PS1, {}).get(sid, {}).get("grades", [])
             bad = [
                 f"{g['name']} {g['score']:g}/{g['max_score']:g}"
                 for g in grades
@@ -357,7 +357,7 @@ def run_mode(
     run.course = course
     run.marker = str(80000 + os.getpid() % 9000) if mode != "unsandboxed" else ""
     run.answers = make_course(course, assignments, attacks=run.marker, torch_corpus=torch_corpus)
-    if run.marker:
+    if run.marker and PS1 in assignments:
         run.earned = {s: e for s, (_, e) in attack_submissions(course, run.marker).items()}
     if mode == "user":
         uid = pwd.getpwnam(TEST_USER).pw_uid
