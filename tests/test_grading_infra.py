@@ -202,7 +202,7 @@ def test_without_a_sandbox_doctor_says_no_and_grade_refuses_in_one_line(
     assert "sandbox mode: unsandboxed" in out and "no   own PID/IPC/UTS" in out
     assert "yes  per-process memory" in out
     course = tmp_path / "course"
-    grading_modes.make_course(course, ())
+    grading_modes.make_course(course, (PS1,))
     assert main(["--course", str(course), "grade", PS1]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
