@@ -97,7 +97,9 @@ def generate_feedback(
         for sid in graded:
             src = course.autograded_notebook(assignment, sid)
             dest = Path(tmp) / sid / assignment
-            shutil.copytree(src.parent, dest)
+            # nbgrader leaves autograded files read-only (0444): copy the content only,
+            # so that a grader who is not root can strip the copy
+            shutil.copytree(src.parent, dest, copy_function=shutil.copyfile)
             nb = nbformat.read(dest / src.name, as_version=4)
             strip_hidden(nb)
             nbformat.write(nb, dest / src.name)
