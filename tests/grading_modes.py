@@ -286,6 +286,7 @@ def user_venv() -> Path:
         (ROOT / "constraints.txt").read_bytes()
         + (ROOT / "pyproject.toml").read_bytes()
         + str(ROOT).encode()
+        + b"layout 2: site-packages, share, etc"
     ).hexdigest()[:12]
     venv = USER_VENV_ROOT / f"grading-{deps}"
     if (venv / ".installed").is_file():
@@ -308,6 +309,9 @@ def user_venv() -> Path:
     site = venv / "lib" / version / "site-packages"
     shutil.rmtree(site)
     shutil.copytree(ours / "lib" / version / "site-packages", site, symlinks=True)
+    for data in ("share", "etc"):  # nbconvert's templates, Jupyter's configuration
+        if (ours / data).is_dir():
+            shutil.copytree(ours / data, venv / data, symlinks=True, dirs_exist_ok=True)
     for script in (ours / "bin").iterdir():
         dest = venv / "bin" / script.name
         if dest.exists() or script.is_symlink() or not script.is_file():
