@@ -20,6 +20,7 @@ ps1 corpus and (sandboxed) the ps1 attacks.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
