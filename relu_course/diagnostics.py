@@ -499,8 +499,8 @@ def dormant_fraction(
 ) -> dict[str, float]:
     """Share of tau-dormant units per activation layer: ``#{j : s_j <= tau} / N``.
 
-    See :func:`dormant_scores` for the score ``s_j``. Sokar et al. (2023) use
-    ``tau`` = 0.025 to 0.1; ``tau = 0`` counts dead ReLU units.
+    See :func:`dormant_scores` for the score ``s_j``. ``tau`` is a small threshold
+    (chapter 12 uses 0.1); ``tau = 0`` counts dead ReLU units.
 
     Examples
     --------
