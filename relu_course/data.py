@@ -21,8 +21,12 @@ The 2-D generators return ``X`` as ``float32`` of shape ``(n, 2)`` and ``y`` as
 
 from __future__ import annotations
 
+import os
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -188,9 +192,18 @@ def digits_loaders(
     return _loaders(X_train, d.y_train, X_test, d.y_test, batch_size, seed)
 
 
-@lru_cache(maxsize=4)
-def _mnist1d_arrays(seed: int) -> tuple[np.ndarray, ...]:
-    """MNIST-1D as read-only NumPy arrays, built once per ``seed`` and process."""
+CACHE_ENV = "RELU_COURSE_CACHE"
+
+
+def _cache_dir() -> Path:
+    """``$RELU_COURSE_CACHE``, else ``$XDG_CACHE_HOME/relu_course`` or ``~/.cache/relu_course``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "relu_course"
+
+
+def _generate_mnist1d(seed: int) -> dict[str, np.ndarray]:
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -199,16 +212,45 @@ def _mnist1d_arrays(seed: int) -> tuple[np.ndarray, ...]:
         ) from err
     args = get_dataset_args()
     args.seed = int(seed)
-    state = np.random.get_state()  # make_dataset seeds NumPy's global generator
+    # make_dataset seeds NumPy's global generator: put the caller's state back afterwards
+    state = np.random.get_state()  # noqa: NPY002
     try:
         raw = make_dataset(args)
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
+    return {"x": raw["x"], "x_test": raw["x_test"], "y": raw["y"], "y_test": raw["y_test"]}
+
+
+@lru_cache(maxsize=4)
+def _mnist1d_arrays(seed: int) -> tuple[np.ndarray, ...]:
+    """MNIST-1D as read-only arrays: from memory, else from the disk cache, else generated.
+
+    Generating takes a few seconds, so the arrays are also kept in an ``.npz`` file in
+    :func:`_cache_dir` (written atomically; an unreadable file is regenerated, and a
+    cache folder that cannot be written is skipped).
+    """
+    path = _cache_dir() / f"mnist1d-seed{seed}.npz"
+    raw = None
+    if path.is_file():
+        try:
+            with np.load(path) as stored:
+                raw = {key: stored[key] for key in ("x", "x_test", "y", "y_test")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            raw = None
+    if raw is None:
+        raw = _generate_mnist1d(seed)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as f:
+                np.savez(f, **raw)
+            os.replace(f.name, path)
+        except OSError:
+            pass  # no writable cache: generate again next time
     arrays = (
-        raw["x"].astype(np.float32),
-        raw["x_test"].astype(np.float32),
-        raw["y"].astype(np.int64),
-        raw["y_test"].astype(np.int64),
+        np.asarray(raw["x"], dtype=np.float32),
+        np.asarray(raw["x_test"], dtype=np.float32),
+        np.asarray(raw["y"], dtype=np.int64),
+        np.asarray(raw["y_test"], dtype=np.int64),
     )
     for a in arrays:
         a.setflags(write=False)
@@ -223,8 +265,9 @@ def load_mnist1d(seed: int = 42) -> DigitsData:
     (Greydanus 2020). ``mnist1d.data.make_dataset`` generates it on this machine, so
     nothing is downloaded; ``seed=42`` is the published data set. The generator already
     standardises the whole set (mean 0, standard deviation 1), so ``mean`` is 0 and
-    ``std`` is 1 for every position. Built once per ``seed`` and cached; every call
-    returns fresh tensors.
+    ``std`` is 1 for every position. Generating takes a few seconds, so the result is
+    cached in memory and on disk (``$RELU_COURSE_CACHE``, default
+    ``~/.cache/relu_course``); every call returns fresh tensors.
 
     Parameters
     ----------

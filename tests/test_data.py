@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -148,6 +150,19 @@ def test_errors_say_what_to_do() -> None:
 
 # ----------------------------------------------------------------------------- MNIST-1D
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _mnist1d_cache_in_tmp(tmp_path_factory):
+    """Keep the tests' MNIST-1D disk cache out of the user's home folder."""
+    old = os.environ.get("RELU_COURSE_CACHE")
+    os.environ["RELU_COURSE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        del os.environ["RELU_COURSE_CACHE"]
+    else:
+        os.environ["RELU_COURSE_CACHE"] = old
+
+
 def test_mnist1d_shapes_dtypes_and_balanced_classes() -> None:
     d = data.load_mnist1d()
     assert d.X_train.shape == (4000, 40) and d.X_test.shape == (1000, 40)
@@ -168,12 +183,15 @@ def test_mnist1d_deterministic_seed_dependent_and_cached_copies() -> None:
     assert not torch.equal(data.load_mnist1d(seed=42).X_train, a.X_train)
 
 
-def test_mnist1d_leaves_numpy_global_random_state_alone() -> None:
-    np.random.seed(123)
-    expected = np.random.rand(3)
-    np.random.seed(123)
-    data.load_mnist1d(seed=7)  # a seed not built yet in this process: runs the generator
-    assert np.array_equal(np.random.rand(3), expected)
+def test_mnist1d_leaves_numpy_global_random_state_alone(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RELU_COURSE_CACHE", str(tmp_path))  # empty: the generator runs
+    data._mnist1d_arrays.cache_clear()
+    np.random.seed(123)  # noqa: NPY002 - the global state is what is under test
+    expected = np.random.rand(3)  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002
+    data.load_mnist1d(seed=7)
+    assert np.array_equal(np.random.rand(3), expected)  # noqa: NPY002
+    data._mnist1d_arrays.cache_clear()
 
 
 def test_mnist1d_is_hard_for_a_linear_model() -> None:
@@ -198,3 +216,29 @@ def test_mnist1d_loaders_shapes(channels: bool) -> None:
 def test_mnist1d_seed_must_be_an_int() -> None:
     with pytest.raises(TypeError, match="seed must be an int"):
         data.load_mnist1d(seed=1.5)
+
+
+def test_mnist1d_disk_cache_is_written_read_and_repaired(tmp_path, monkeypatch) -> None:
+    import mnist1d.data
+
+    monkeypatch.setenv("RELU_COURSE_CACHE", str(tmp_path))
+    data._mnist1d_arrays.cache_clear()
+    first = data.load_mnist1d(seed=3)
+    path = tmp_path / "mnist1d-seed3.npz"
+    assert path.is_file()
+
+    # a second process would read the file: the generator must not run again
+    def fail(*args, **kwargs):
+        raise AssertionError("make_dataset called although the disk cache holds the data")
+
+    monkeypatch.setattr(mnist1d.data, "make_dataset", fail)
+    data._mnist1d_arrays.cache_clear()
+    assert torch.equal(data.load_mnist1d(seed=3).X_train, first.X_train)
+
+    # a damaged file is regenerated, not trusted
+    monkeypatch.undo()
+    monkeypatch.setenv("RELU_COURSE_CACHE", str(tmp_path))
+    path.write_bytes(b"not a zip file")
+    data._mnist1d_arrays.cache_clear()
+    assert torch.equal(data.load_mnist1d(seed=3).X_train, first.X_train)
+    data._mnist1d_arrays.cache_clear()
