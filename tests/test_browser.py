@@ -653,7 +653,7 @@ INTERACTIVE_FIGURES = [
         "chapters/03_vanishing_gradients.html",
         "fig-depth-interactive",
         "depth-source",
-        [("select", 1, "xavier"), ("select", 0, "tanh"), ("select", 2, "10")],
+        [("select", 1, "Xavier"), ("select", 0, "tanh"), ("select", 2, "10")],
     ),
     (
         "chapters/04_dying_relu.html",
