@@ -95,6 +95,7 @@ def _index_slider(title: str, values: Sequence[Any], name: str) -> Any:
     from bokeh.models import Slider
 
     return Slider(
+        width=300,
         start=0,
         end=max(1, len(values) - 1),
         step=1,
@@ -229,7 +230,7 @@ def activation_explorer(data: FigureData) -> Any:
     p_f = figure(
         title="f(x)",
         height=300,
-        width=360,
+        width=330,
         x_axis_label="x",
         y_axis_label="f(x)",
         toolbar_location=None,
@@ -239,7 +240,7 @@ def activation_explorer(data: FigureData) -> Any:
     p_g = figure(
         title="f'(x); filled dot = value at the kink",
         height=300,
-        width=360,
+        width=330,
         x_axis_label="x",
         y_axis_label="f'(x)",
         toolbar_location=None,
@@ -259,6 +260,7 @@ def activation_explorer(data: FigureData) -> Any:
     p_g.legend.location = "bottom_right"
     menu = Select(title="activation", value=names[0], options=names, name="explorer-menu")
     slider = Slider(
+        width=300,
         start=0,
         end=1,
         step=1,
@@ -405,7 +407,7 @@ def depth_signal(data: FigureData) -> Any:
         p = figure(
             title=title,
             height=300,
-            width=360,
+            width=330,
             y_axis_type="log",
             x_axis_label="layer",
             y_axis_label=col,
@@ -521,7 +523,7 @@ def dying_lr(data: FigureData) -> Any:
     p_dead = figure(
         title="dead units per hidden layer",
         height=300,
-        width=360,
+        width=330,
         x_axis_label="hidden layer",
         y_axis_label="fraction dead",
         y_range=Range1d(0, 1.02),
@@ -531,7 +533,7 @@ def dying_lr(data: FigureData) -> Any:
     p_acc = figure(
         title="test accuracy against learning rate",
         height=300,
-        width=360,
+        width=330,
         x_axis_type="log",
         x_axis_label="learning rate (Adam)",
         y_axis_label="test accuracy",
