@@ -290,7 +290,7 @@ def activation_explorer(data: FigureData) -> Any:
     )
     menu.js_on_change("value", js)
     slider.js_on_change("value", js)
-    return column(row(menu, slider, label), row(p_f, p_g))
+    return column(row(menu, slider, label, spacing=24), row(p_f, p_g))
 
 
 # ----------------------------------------------------------------------- 2. depth signal
@@ -447,7 +447,7 @@ def depth_signal(data: FigureData) -> Any:
     )
     for widget in (menu, inits, gain, depth):
         widget.js_on_change("value", js)
-    return column(row(menu, inits, depth), row(gain, label), row(*plots))
+    return column(row(menu, inits, depth, spacing=24), row(gain, label, spacing=24), row(*plots))
 
 
 # --------------------------------------------------------------------- 3. dying under lr
@@ -566,7 +566,7 @@ def dying_lr(data: FigureData) -> Any:
         f"<b>learning rate</b> {m['lrs'][0]}, <b>initial bias</b> {m['biases'][0]}:"
         f" test accuracy {100 * accs[0]:.1f} %"
     )
-    return column(row(lr, bias), label, row(p_dead, p_acc))
+    return column(row(lr, bias, spacing=24), label, row(p_dead, p_acc))
 
 
 # ------------------------------------------------------------------- 4. linear regions
@@ -697,7 +697,7 @@ def linear_regions(data: FigureData) -> Any:
     )
     width.js_on_change("value", js)
     depth.js_on_change("value", js)
-    return column(row(width, depth), label, p)
+    return column(row(width, depth, spacing=24), label, p)
 
 
 # ---------------------------------------------------------------------------- display
