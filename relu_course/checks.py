@@ -453,7 +453,9 @@ def _judge_values(case: Case, obs: Observation) -> str | None:
     if not bad.any():
         return None
     i = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
-    where = f"at x = {float(case.x[i])!r}" if case.name != "numerical_grad" else f"at index {i}"
+    where = f"at index {tuple(int(k) for k in i)}"
+    if case.name != "numerical_grad":
+        where = f"at x = {float(case.x[i])!r}"
     lines = [
         f"{int(bad.sum())} of {bad.size} values wrong; first {where}:",
         f"  expected {float(exp64[i])!r}",
@@ -577,7 +579,8 @@ def check_activation(
 
     Examples
     --------
-    >>> check_activation(lambda x: np.where(x > 0, x, 0.0), "relu", level="full")
+    >>> from relu_course.activations import relu  # the course's reference: it passes
+    >>> check_activation(relu, "relu", level="full")
     >>> try:
     ...     check_activation(lambda x: (x >= 0).astype(x.dtype), "relu", grad=True)
     ... except CheckFailed as failure:
@@ -596,17 +599,17 @@ def check_numerical_grad(numerical_grad: Callable[..., Any], *, level: Level = "
 
     Examples
     --------
-    >>> def numerical_grad(f, x, eps=1e-6):
+    >>> def forward_difference(f, x, eps=1e-6):
     ...     g = np.zeros_like(x)
     ...     for i in np.ndindex(x.shape):
-    ...         old = x[i]
-    ...         x[i] = old + eps
-    ...         up = f(x)
-    ...         x[i] = old - eps
-    ...         down = f(x)
-    ...         x[i] = old
-    ...         g[i] = (up - down) / (2 * eps)
+    ...         step = np.zeros_like(x)
+    ...         step[i] = eps
+    ...         g[i] = (f(x + step) - f(x)) / eps
     ...     return g
-    >>> check_numerical_grad(numerical_grad, level="full")
+    >>> try:
+    ...     check_numerical_grad(forward_difference)
+    ... except CheckFailed as failure:
+    ...     print(str(failure).splitlines()[-2])
+    HINT: forward difference? use central differences (f(x+eps) - f(x-eps)) / (2*eps).
     """
     _run(numerical_grad, battery("numerical_grad", level=level))
