@@ -194,11 +194,19 @@ def test_corpus_covers_every_answer_cell(assignment: str) -> None:
     assert {v.grade_id for v in corpus.variants(assignment)} <= answers
 
 
-def test_pack_keeps_dependent_answers_apart() -> None:
-    subs = pack(corpus.variants(corpus.PS2))
-    for sub in subs:
-        ids = [v.grade_id for v in sub]
-        assert len(ids) == len(set(ids))
-        wrong_inits = {v.grade_id for v in sub if not v.correct} & {"he_normal_", "xavier_normal_"}
-        if "build_mlp" in ids:
-            assert not wrong_inits
+def test_pack_puts_wrong_earlier_parts_next_to_later_questions() -> None:
+    """One mistake, one question: a wrong initialiser shares a submission with build_mlp
+    (and a wrong PReLU with train_digits_model), whose tests must keep their marks."""
+    for assignment, earlier, later in [
+        (corpus.PS2, {"he_normal_", "xavier_normal_"}, "build_mlp"),
+        (corpus.PS4, {"PReLU", "LeakyReLUFunction"}, "train_digits_model"),
+    ]:
+        subs = pack(corpus.variants(assignment))
+        for sub in subs:
+            ids = [v.grade_id for v in sub]
+            assert len(ids) == len(set(ids))
+        assert any(
+            later in {v.grade_id for v in sub}
+            and {v.grade_id for v in sub if not v.correct} & earlier
+            for sub in subs
+        ), f"no submission of {assignment} holds a wrong {earlier} next to {later}"
