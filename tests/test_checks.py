@@ -253,3 +253,22 @@ def test_observe_silences_overflow_warnings() -> None:
         warnings.simplefilter("error")
         obs = observe(lambda x: np.asarray(1 / (1 + np.exp(-x))), case)
     assert obs.n_warnings == 0 and judge(case, obs) is None  # errstate: nothing emitted
+
+
+def test_no_docstring_example_is_a_graded_answer() -> None:
+    """``help()`` on the helpers never prints a complete answer to a graded question."""
+    import doctest
+    import re
+
+    from relu_course import checks, checks_torch
+
+    graded = [*PS1, "xavier_normal_", "he_normal_", "build_mlp", "grad_norm_per_layer",
+              "dead_fraction_per_layer", "rescue_recipe", "LeakyReLUFunction", "PReLU",
+              "train_digits_model"]  # fmt: skip
+    defines = re.compile(r"^\s*(?:def|class) (" + "|".join(map(re.escape, graded)) + r")\b", re.M)
+    for module in (checks, checks_torch):
+        for test in doctest.DocTestFinder().find(module):
+            source = "".join(example.source for example in test.examples)
+            assert not defines.search(source), f"{test.name} defines {defines.search(source)[1]}"
+            assert "F.prelu(" not in source, f"{test.name} uses the forbidden F.prelu"
+            assert '"prelu", "bias_init": 0.0' not in source, f"{test.name}: a rescue recipe"
