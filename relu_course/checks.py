@@ -506,9 +506,7 @@ def _alternatives(case: Case) -> list[tuple[str, np.ndarray]]:
     a = p.get("negative_slope", act.params.get("negative_slope"))
     if case.name == "leaky_relu":
         if not case.grad:
-            out.append(
-                ("np.maximum(a*x, x) is Leaky ReLU only when a <= 1.", np.maximum(a * x, x))
-            )
+            out.append(("np.maximum(a*x, x) is Leaky ReLU only when a <= 1.", np.maximum(a * x, x)))
         pos = np.where(x > 0, a * x, x) if not case.grad else np.where(x > 0, a, 1.0)
         out.append(("slope applied to the positive side?", pos))
         if a != 0.01:

@@ -397,8 +397,8 @@ def check_init(
     >>> try:
     ...     check_init(too_wide, "he")
     ... except CheckFailed as failure:
-    ...     print(str(failure).splitlines()[0])
-    too_wide(weight), shape (256, 512) (fan_in = 512, fan_out = 256): standard deviation of the entries
+    ...     print(str(failure).splitlines()[1])
+      expected: 0.06250 (within 5%)
     """
     _check_level(level)
     if kind not in _INIT_HINTS:

@@ -62,7 +62,6 @@ def right(assignment: str, grade_id: str, name: str, source: str) -> Variant:
     return _v(assignment, grade_id, name, source, correct=True)
 
 
-
 # ------------------------------------------------------------------------ ps2: xavier
 
 XAVIER = [
