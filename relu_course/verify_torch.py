@@ -13,7 +13,9 @@ harness that never runs student code (one sandbox per submission):
   student name the test uses (``build_mlp``, ``PReLU``, ...) is bound to a *proxy*;
 * the **student** process runs the setup cells and the student's own cells for the
   question (the solution cell and the cells it needs; never the test or scratch cells)
-  and serves the proxies' calls.
+  and serves the proxies' calls. As in the notebook, the earlier answers a question
+  builds on are then the course's (``checks_torch.COURSE_PARTS``), and each call is
+  watched for what the notebook forbids (``checks_torch.STATED_RULES``).
 
 Every call crosses a pipe as plain data (JSON; tensors as dtype, shape and raw bytes;
 never pickle): the arguments, torch's random-number state and grad mode go to the student
