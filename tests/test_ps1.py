@@ -248,3 +248,30 @@ def test_contract_accepts_what_numpy_returns() -> None:
         for answer in answers:
             found = any(src.endswith(f"    return {answer}\n") for src in sources)
             assert found, f"{fn}: {answer} is not in the CORRECT corpus"
+
+
+def test_clean_reverification_agrees_with_the_corpus() -> None:
+    """The clean re-verification (relu_course.verify) keeps every CORRECT variant, the
+    textbook answers included, and rejects every WRONG one, in one sandboxed batch."""
+    from relu_course.checks import judge
+    from relu_course.sandbox import bwrap_available
+    from relu_course.verify import battery_for, observe_clean_batch
+
+    if not bwrap_available():
+        pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")
+    jobs = [
+        (fn, kind, label, src)
+        for kind, corpus in (("correct", corpus_ps1.CORRECT), ("wrong", corpus_ps1.WRONG))
+        for fn, variants in corpus.items()
+        for label, src in variants
+    ]
+    answers = observe_clean_batch([(fn, [src], battery_for(fn)) for fn, _, _, src in jobs])
+    problems = []
+    for (fn, kind, label, _), (observations, note) in zip(jobs, answers, strict=True):
+        cases = battery_for(fn)
+        passed = observations is not None and all(
+            judge(c, o) is None for c, o in zip(cases, observations, strict=True)
+        )
+        if passed != (kind == "correct"):
+            problems.append(f"{kind} {fn}: {label} {'passed' if passed else 'failed'} {note}")
+    assert not problems, "\n".join(problems)
