@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from .course import Course, CourseError, run_nbgrader
 
@@ -79,6 +80,8 @@ class StripHiddenTests(Preprocessor):
     """nbconvert preprocessor for nbgrader's own ``GenerateFeedback`` (registered in the
     course's ``nbgrader_config.py``), so ``nbgrader generate_feedback`` and the
     formgrader's feedback button also render pages without hidden tests."""
+
+    enabled = Bool(True).tag(config=True)  # nbconvert skips preprocessors that are not
 
     def preprocess(self, nb, resources):  # noqa: ANN001, ANN201
         strip_hidden(nb)
