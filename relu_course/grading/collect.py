@@ -394,14 +394,18 @@ def load_manifest(course: Course, assignment: str) -> dict[str, object]:
 
 
 def _write_manifest(course: Course, report: CollectReport) -> None:
+    from .deadlines import parse_when, read_timestamp, write_timestamp
+
+    def stamp(sid: str) -> object:
+        return read_timestamp(course, report.assignment, sid)
+
     manifest = load_manifest(course, report.assignment)
     students = dict(manifest["students"])  # type: ignore[arg-type]
     for item in report.collected:
         students[item.student] = asdict(item)
-        if item.submitted_at and item.status != "unchanged":
-            from .deadlines import parse_when, write_timestamp
-
-            write_timestamp(course, report.assignment, item.student, parse_when(item.submitted_at))
+        if item.submitted_at and (item.status != "unchanged" or not stamp(item.student)):
+            when = parse_when(item.submitted_at)
+            write_timestamp(course, report.assignment, item.student, when)
     manifest = {
         "students": students,
         "problems": [asdict(p) for p in report.problems],

@@ -208,3 +208,36 @@ def apply_late_policy(course: Course, gb, submission, extension: float | None = 
             penalty = plugin.late_submission_penalty(student, score, late)
             penalty = None if penalty is None else max(0.0, min(penalty, score))
         nb.late_submission_penalty = penalty
+
+
+def late_rows(course: Course, assignment: str) -> tuple[dt.datetime | None, list[dict]]:
+    """The due date and, per late submission in the gradebook: student, submitted at,
+    due (with extension), hours late, penalty."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .gradebook import course_id
+
+    if not course.gradebook.exists():
+        return None, []
+    with Gradebook(course.db_url, course_id(course)) as gb:
+        try:
+            found = gb.find_assignment(assignment)
+        except MissingEntry:
+            return None, []
+        rows = []
+        for sub in found.submissions:
+            if found.duedate is None or sub.timestamp is None:
+                continue
+            due = found.duedate + (sub.extension or dt.timedelta())
+            late = (sub.timestamp - due).total_seconds()
+            if late > 0:
+                rows.append(
+                    {
+                        "student": sub.student.id,
+                        "submitted": f"{sub.timestamp:%Y-%m-%d %H:%M}",
+                        "due": f"{due:%Y-%m-%d %H:%M}",
+                        "hours_late": late / 3600,
+                        "penalty": float(sub.late_submission_penalty or 0.0),
+                    }
+                )
+        return found.duedate, sorted(rows, key=lambda r: r["student"])

@@ -142,6 +142,18 @@ def load_results(course: Course, assignment: str) -> dict[str, Result]:
     return {sid: Result.from_dict(r) for sid, r in data.items()}
 
 
+def recheck_path(course: Course, assignment: str) -> Path:
+    return course.state_dir / "state" / f"{assignment}.recheck.json"
+
+
+def _save_recheck(course: Course, assignment: str, regraded: list[str], new: list[Any]) -> None:
+    """Keep the list of manual grades to look at again until their student is regraded."""
+    path = recheck_path(course, assignment)
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    keep = [r for r in old if r["student"] not in regraded]
+    _write_json(path, keep + [vars(r) for r in new])
+
+
 def _template(course: Course, assignment: str, rkey: str) -> Path:
     """A tiny course with only this assignment in its gradebook, made once per release."""
     folder = course.state_dir / "template" / f"{assignment}-{rkey}"
@@ -471,6 +483,7 @@ def grade(
                 shutil.copy2(res.autograded, dest)
             merged[res.student] = res
         _write_json(_state_path(course, assignment), {s: r.as_dict() for s, r in merged.items()})
+        _save_recheck(course, assignment, [r.student for r in ready], summary.recheck)
     if students is None:
         _write_json(course.state_dir / "state" / f"{assignment}.release.json", cells)
     summary.seconds = time.perf_counter() - t0
