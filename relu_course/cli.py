@@ -349,6 +349,15 @@ _OS_ADVICE = {
 }
 
 
+def _database_error(err: BaseException) -> bool:
+    """A SQLite error, raw or wrapped by SQLAlchemy (nbgrader's Gradebook)."""
+    import sqlite3
+
+    return isinstance(err, sqlite3.DatabaseError) or isinstance(
+        getattr(err, "orig", None), sqlite3.DatabaseError
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``relu-course`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -383,6 +392,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"relu-course {args.command}: {os.strerror(err.errno)}{where}: {_OS_ADVICE[err.errno]}",
             file=sys.stderr,
         )
+        return 2
+    except Exception as err:
+        if not _database_error(err):
+            raise
+        text = str(err).splitlines()[0]
+        advice = (
+            _OS_ADVICE[errno.ENOSPC]
+            if "full" in text
+            else "nothing was changed; run relu-course restore to list the backups of "
+            "gradebook.db, then relu-course restore NUMBER"
+        )
+        message = f"relu-course {args.command}: the database failed ({text}): {advice}"
+        print(message, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)
