@@ -394,11 +394,12 @@ def load_manifest(course: Course, assignment: str) -> dict[str, object]:
 
 
 def _write_manifest(course: Course, report: CollectReport) -> None:
-    from .deadlines import parse_when, read_timestamp, write_timestamp
+    from .deadlines import parse_when, read_timestamp, refresh_late, write_timestamp
 
     def stamp(sid: str) -> object:
         return read_timestamp(course, report.assignment, sid)
 
+    stamped: list[str] = []
     manifest = load_manifest(course, report.assignment)
     students = dict(manifest["students"])  # type: ignore[arg-type]
     for item in report.collected:
@@ -406,6 +407,7 @@ def _write_manifest(course: Course, report: CollectReport) -> None:
         if item.submitted_at and (item.status != "unchanged" or not stamp(item.student)):
             when = parse_when(item.submitted_at)
             write_timestamp(course, report.assignment, item.student, when)
+            stamped.append(item.student)
     manifest = {
         "students": students,
         "problems": [asdict(p) for p in report.problems],
@@ -416,3 +418,4 @@ def _write_manifest(course: Course, report: CollectReport) -> None:
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     tmp.replace(path)
+    refresh_late(course, report.assignment, stamped)

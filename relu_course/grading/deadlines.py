@@ -32,6 +32,7 @@ __all__ = [
     "write_timestamp",
     "set_extension",
     "set_duedate",
+    "refresh_late",
     "apply_late_policy",
 ]
 
@@ -141,6 +142,19 @@ def set_duedate(course: Course, assignment: str, when: dt.datetime | None) -> No
         found.duedate = when
         for submission in found.submissions:  # penalties follow the new date at once
             apply_late_policy(course, gb, submission)
+
+
+def refresh_late(course: Course, assignment: str, students: list[str]) -> None:
+    """Apply submission times (``timestamp.txt``) and the late policy to the graded
+    submissions of ``students`` (after ``collect`` wrote new times)."""
+    from .gradebook import edit_gradebook, graded_keys
+
+    graded = [s for s in students if s in graded_keys(course, assignment)]
+    if not graded:
+        return
+    with edit_gradebook(course) as gb:
+        for sid in graded:
+            apply_late_policy(course, gb, gb.find_submission(assignment, sid))
 
 
 def _extensions_path(course: Course) -> Path:
