@@ -159,6 +159,7 @@ def test_manual_grades_survive_force_resubmission_and_source_edits(toy, capsys):
     assert "graded 0, resumed 0, unchanged 2" in capsys.readouterr().out
 
     _edit_source(toy, "test_relu", points=4)  # points: regraded, and it says why
+    assert _cli(toy, "release", "toy") == 0  # the documented step after a source edit
     assert _grade(toy, "--student", "half") == 0
     out = capsys.readouterr().out
     assert "the tests or points of the source changed: test_relu" in out
