@@ -28,6 +28,7 @@ import pytest
 from relu_course.cli import main
 from relu_course.grading.course import find_course, nbgrader_env, run_nbgrader
 from relu_course.grading.feedback import FEEDBACK_CONFIG, hidden_lines
+from relu_course.grading.grade import load_results
 from relu_course.grading.toy import TOY_ANSWERS, make_toy_course
 
 pytestmark = pytest.mark.slow
@@ -160,9 +161,13 @@ def test_manual_grades_survive_force_resubmission_and_source_edits(toy, capsys):
 
     _edit_source(toy, "test_relu", points=4)  # points: regraded, and it says why
     assert _cli(toy, "release", "toy") == 0  # the documented step after a source edit
-    assert _grade(toy, "--student", "half") == 0
+    # 1: the notebook was handed in against the old release (its metadata is repaired)
+    assert _grade(toy, "--student", "half") == 1
     out = capsys.readouterr().out
     assert "the tests or points of the source changed: test_relu" in out
+    assert "manual grade(s) kept" not in out  # test_sigmoid did not change
+    half = load_results(toy, "toy")["half"]
+    assert half.status == "graded" and not half.flags and half.score == 4
     assert _manual(toy)[:3] == (1.5, 0.5, "nearly: check exp")
     assert _scores(toy)["half"] == 6.0  # relu now 4 + manual 1.5 + extra 0.5
 

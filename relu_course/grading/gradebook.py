@@ -2,9 +2,13 @@
 results into it atomically, and export grades.
 
 Merging never half-writes ``gradebook.db``: the database is first backed up to
-``.relu-course/backups/``, then copied (SQLite's online backup), the copy is updated
-with nbgrader's own :class:`nbgrader.api.Gradebook`, and the copy replaces the original
-with one ``os.replace``. ``nbgrader export`` and the formgrader read the result as if
+``.relu-course/backups/`` (SQLite's online backup), then updated in place with nbgrader's
+own models in ONE transaction, so a crash or a full disk leaves it as it was and a
+formgrader that has it open keeps writing to the same file. Only the autograded part of
+a submission is rewritten; manual scores, extra credit and comments are kept. What was
+graded (a key per submission, a hash per graded cell) is stored in the database itself
+(table ``relu_course_graded``, which nbgrader ignores), so the gradebook is the truth of
+what needs grading. ``nbgrader export`` and the formgrader read the result as if
 nbgrader had graded every submission itself.
 """
 
@@ -246,6 +250,49 @@ def _manual_work(grade, comment) -> str:  # noqa: ANN001
     return ", ".join(parts)
 
 
+def _merge_one(gb, submission, res: Result, before: dict[str, str], stored: list) -> list:  # noqa: ANN001
+    """Write one result's autograded part into ``submission``; returns the manual grades
+    to look at again."""
+    names = [g.name for nb in submission.notebooks for g in nb.grades]
+    cells = cell_hashes(Path(res.autograded) if res.autograded else None, names)
+    old_cells = json.loads(before.get("cells") or "{}")
+    scores = {g.name: g for g in res.grades}
+    recheck = []
+    for notebook in submission.notebooks:
+        comments = {c.name: c for c in notebook.comments}
+        for comment in notebook.comments:
+            comment.auto_comment = res.comments.get(comment.name)
+        second = []
+        for grade in notebook.grades:
+            got = scores.get(grade.name)
+            grade.auto_score = got.score if got is not None else 0.0
+            auto_manual = bool(got and got.needs_manual_grade)
+            grade.needs_manual_grade = auto_manual and grade.manual_score is None
+            comment = comments.get(grade.name) or comments.get(grade.name.removeprefix("test_"))
+            what = _manual_work(grade, comment)
+            if not what:
+                continue
+            if not cells:
+                why = f"the submission could not be graded ({res.status})"
+            elif grade.name in old_cells and old_cells[grade.name] != cells.get(grade.name):
+                why = "the cell changed since it was given"
+            else:
+                continue
+            second.append(Recheck(res.student, grade.name, what, why))
+        notebook.flagged = res.needs_review or bool(second)
+        recheck += second
+    stored.append(
+        {
+            "assignment": submission.assignment.name,
+            "student": res.student,
+            "key": res.key,
+            "status": res.status,
+            "cells": json.dumps(cells),
+        }
+    )
+    return recheck
+
+
 def merge_results(
     course: Course,
     assignment: str,
@@ -253,7 +300,8 @@ def merge_results(
     *,
     recheck: list[Recheck] | None = None,
 ) -> Path | None:
-    """Write graded results into ``gradebook.db`` all at once.
+    """Write graded results into ``gradebook.db`` all at once (one transaction, after a
+    backup to ``.relu-course/backups/``).
 
     Only what the autograder owns is rewritten: each grade's ``auto_score``, each
     comment's ``auto_comment``, the flag and the timestamp. Manual scores, extra credit
@@ -263,7 +311,8 @@ def merge_results(
     (submission + release key, per-cell hashes) is stored in the same database, so a
     restored or deleted database is regraded where it differs. Returns the backup's path.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
+    from sqlalchemy import text
 
     from .deadlines import apply_late_policy
 
@@ -272,67 +321,46 @@ def merge_results(
         return None
     ensure_assignment(course, assignment)
     saved = backup(course)
-    work = course.gradebook.with_name("gradebook.db.merging")
-    work.unlink(missing_ok=True)
     recheck = recheck if recheck is not None else []
-    try:
-        _sqlite_copy(course.gradebook, work)
-        with sqlite3.connect(work) as db:
-            before = _graded_rows(db, assignment)
-        db.close()
-        stored: list[tuple[str, str, str, str, str]] = []
-        with warnings.catch_warnings(), Gradebook(f"sqlite:///{work}", course_id(course)) as gb:
-            warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy
+    before = graded_keys(course, assignment)
+    stored: list[dict[str, str]] = []
+    # one SQLite transaction in place (nbgrader's helpers that commit are not used), so
+    # a crash or a full disk changes nothing, and a formgrader that has the database
+    # open keeps writing to the same file
+    with warnings.catch_warnings(), Gradebook(course.db_url, course_id(course)) as gb:
+        warnings.simplefilter("ignore")  # nbgrader's models trip SQLAlchemy warnings
+        try:
+            found = gb.find_assignment(assignment)
             for res in results:
-                gb.update_or_create_student(res.student)
+                student = gb.db.get(Student, res.student)
+                if student is None:
+                    student = Student(id=res.student)
+                    gb.db.add(student)
                 try:
                     submission = gb.find_submission(assignment, res.student)
                 except MissingEntry:
-                    submission = gb.add_submission(assignment, res.student)
+                    submission = SubmittedAssignment(assignment=found, student=student)
+                    gb.db.add(submission)
                 _ensure_rows(gb, submission)
-                names = [g.name for nb in submission.notebooks for g in nb.grades]
-                cells = cell_hashes(Path(res.autograded) if res.autograded else None, names)
-                old_cells = json.loads(before.get(res.student, {}).get("cells") or "{}")
-                scores = {g.name: g for g in res.grades}
-                for notebook in submission.notebooks:
-                    comments = {c.name: c for c in notebook.comments}
-                    for grade in notebook.grades:
-                        got = scores.get(grade.name)
-                        grade.auto_score = got.score if got is not None else 0.0
-                        auto_manual = bool(got and got.needs_manual_grade)
-                        grade.needs_manual_grade = auto_manual and grade.manual_score is None
-                    for comment in notebook.comments:
-                        comment.auto_comment = res.comments.get(comment.name)
-                    second = []
-                    for grade in notebook.grades:
-                        comment = comments.get(grade.name.removeprefix("test_"))
-                        what = _manual_work(grade, comments.get(grade.name) or comment)
-                        if not what:
-                            continue
-                        if not cells:
-                            why = f"the submission could not be graded ({res.status})"
-                        elif grade.name in old_cells and old_cells[grade.name] != cells.get(
-                            grade.name
-                        ):
-                            why = "the cell changed since it was given"
-                        else:
-                            continue
-                        second.append(Recheck(res.student, grade.name, what, why))
-                    recheck += second
-                    notebook.flagged = res.needs_review or bool(second)
+                recheck += _merge_one(gb, submission, res, before.get(res.student, {}), stored)
                 apply_late_policy(course, gb, submission)
-                stored.append((assignment, res.student, res.key, res.status, json.dumps(cells)))
-            gb.db.commit()
-        with sqlite3.connect(work) as db:
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (assignment TEXT, student TEXT, "
-                "key TEXT, status TEXT, cells TEXT, PRIMARY KEY (assignment, student))"
+            gb.db.execute(
+                text(
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} (assignment TEXT, student TEXT, "
+                    "key TEXT, status TEXT, cells TEXT, PRIMARY KEY (assignment, student))"
+                )
             )
-            db.executemany(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?)", stored)
-        db.close()
-        work.replace(course.gradebook)
-    finally:
-        work.unlink(missing_ok=True)
+            gb.db.execute(
+                text(
+                    f"INSERT OR REPLACE INTO {TABLE} VALUES "
+                    "(:assignment, :student, :key, :status, :cells)"
+                ),
+                stored,
+            )
+            gb.db.commit()
+        except BaseException:
+            gb.db.rollback()
+            raise
     return saved
 
 
@@ -361,36 +389,35 @@ def store_students(course: Course, rows: Iterable[dict[str, str]]) -> None:
     rows = [r for r in rows if r.get("student_id", "").strip()]
     if not rows:
         return None
+    from nbgrader.api import Student
+
     with edit_gradebook(course) as gb:
         for row in rows:
+            sid = row["student_id"].strip()
+            student = gb.db.get(Student, sid)
+            if student is None:
+                student = Student(id=sid)
+                gb.db.add(student)
             info = {k: (row.get(k) or "").strip() or None for k in ROSTER_FIELDS}
-            gb.update_or_create_student(
-                row["student_id"].strip(),
-                first_name=info["first_name"],
-                last_name=info["last_name"],
-                email=info["email"],
-                lms_user_id=info["lms_id"],
-            )
+            student.first_name, student.last_name = info["first_name"], info["last_name"]
+            student.email, student.lms_user_id = info["email"], info["lms_id"]
 
 
 @contextmanager
 def edit_gradebook(course: Course) -> Iterator[Any]:
-    """An nbgrader ``Gradebook`` on a copy of ``gradebook.db`` that replaces it when the
-    block ends without an error (after a backup); on an error nothing is changed."""
+    """An nbgrader ``Gradebook`` on ``gradebook.db`` (after a backup) whose changes are
+    committed in one transaction when the block ends without an error; on an error
+    nothing is changed. Use only helpers that do not commit on their own."""
     from nbgrader.api import Gradebook
 
     backup(course)
-    work = course.gradebook.with_name("gradebook.db.editing")
-    work.unlink(missing_ok=True)
-    try:
-        if course.gradebook.exists():
-            _sqlite_copy(course.gradebook, work)
-        with Gradebook(f"sqlite:///{work}", course_id(course)) as gb:
+    with Gradebook(course.db_url, course_id(course)) as gb:
+        try:
             yield gb
             gb.db.commit()
-        work.replace(course.gradebook)
-    finally:
-        work.unlink(missing_ok=True)
+        except BaseException:
+            gb.db.rollback()
+            raise
 
 
 def export_rows(course: Course, assignment: str | None = None) -> list[dict[str, str]]:
