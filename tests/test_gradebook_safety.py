@@ -378,6 +378,20 @@ def test_collect_warns_about_ids_not_seen_before(toy, tmp_path, capsys):
     assert "new student id 'p_erfect'" in err and "'perfect'" not in err
 
 
+def test_collect_takes_submission_times_from_nbgrader_exchange_timestamps(toy, tmp_path):
+    from relu_course.grading.collect import collect
+    from relu_course.grading.deadlines import read_timestamp
+
+    folder = tmp_path / "exchange" / "half" / "toy"
+    folder.mkdir(parents=True)
+    shutil.copy2(toy.submitted_notebook("toy", "half"), folder / "toy.ipynb")
+    (folder / "timestamp.txt").write_text("2026-01-02 03:04:05.000000 UTC")
+    report = collect(toy, "toy", tmp_path / "exchange")
+    assert [c.submitted_at for c in report.collected] == ["2026-01-02 03:04:05 UTC"]
+    assert not report.ignored
+    assert f"{read_timestamp(toy, 'toy', 'half'):%Y-%m-%d %H:%M:%S}" == "2026-01-02 03:04:05"
+
+
 def test_due_date_extension_and_late_policy(toy, tmp_path, capsys):
     due = time.time() - 3 * 86400 - 3600  # both submitted 3 days and an hour late
     export = _lms_export(toy, tmp_path / "export", time.time())

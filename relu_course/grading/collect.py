@@ -194,6 +194,23 @@ def _entries(source: Path) -> Iterator[tuple[str, bytes, dt.datetime]]:
             raise CourseError(f"{source} is not a zip archive or a folder ({err})") from err
 
 
+def _exchange_times(entries: list[tuple[str, bytes, dt.datetime]]) -> dict[str, dt.datetime]:
+    """Folder -> the time in its ``timestamp.txt`` (nbgrader's exchange writes one beside
+    each submission), as aware UTC."""
+    from nbgrader.utils import parse_utc
+
+    found = {}
+    for rel, data, _ in entries:
+        path = PurePosixPath(rel)
+        if path.name == "timestamp.txt":
+            try:
+                when = parse_utc(data.decode("utf-8", "replace").strip())
+            except Exception:  # noqa: BLE001, S112  (a damaged file: use the file time)
+                continue
+            found[str(path.parent)] = when.replace(tzinfo=dt.UTC)
+    return found
+
+
 def _junk(rel: str) -> bool:
     parts = PurePosixPath(rel).parts
     return any(p in _SKIP_PARTS or p.startswith("._") for p in parts)
@@ -252,8 +269,11 @@ def collect(
             "export? Download the submissions again from the LMS"
         )
     times = {rel: when for rel, _, when in entries}
+    stamps = _exchange_times(entries)
     by_student: dict[str, list[tuple[str, Owner, bytes]]] = {}
     for rel, data, _ in entries:
+        if PurePosixPath(rel).name == "timestamp.txt":
+            continue  # nbgrader exchange: the submission time of the notebooks beside it
         if not rel.lower().endswith(".ipynb"):
             report.ignored.append(f"{rel}: not a notebook")
             continue
@@ -311,7 +331,8 @@ def collect(
             continue
         rel, owner, data = pick
         item = Collected(sid, rel, owner.lms, "", owner.late)
-        item.submitted_at = times[rel].strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = stamps.get(str(PurePosixPath(rel).parent), times[rel])
+        item.submitted_at = when.strftime("%Y-%m-%d %H:%M:%S UTC")
         if owner.filename != f"{assignment}.ipynb":
             item.renamed_from = owner.filename
         report.collected.append(_store(course, assignment, item, data, dry_run))
