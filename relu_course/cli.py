@@ -33,7 +33,17 @@ from .grading.course import Course, CourseError, find_course
 __all__ = ["main", "build_parser"]
 
 #: the commands that write to the course, one at a time (the course lock)
-WRITERS = ("collect", "grade", "feedback", "export", "report", "restore", "duedate", "extend")
+WRITERS = (
+    "release",
+    "collect",
+    "grade",
+    "feedback",
+    "export",
+    "report",
+    "restore",
+    "duedate",
+    "extend",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
