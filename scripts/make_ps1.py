@@ -16,6 +16,7 @@ tests first, then hidden ones between the hidden-test markers.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ASSIGNMENT = "ps1_activations"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "_ext"))
+from notebook_twins import install_line  # noqa: E402 - the one install line (README, twins)
 OUT = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -111,16 +114,10 @@ notebook is graded.
 """),
     setup_cell(r"""
 # Setup: run this cell first. It installs the course package when it is missing.
-import subprocess
-import sys
-
 try:
     import relu_course
 except ImportError:  # Colab or a fresh environment
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "relu-course @ git+https://github.com/relu-course/relu-course"]
-    )
+    INSTALL_LINE
     import relu_course
 
 import os
@@ -138,7 +135,7 @@ else:
 
     device = get_device()
 print(f"relu_course {relu_course.__version__}, device: {device}")
-"""),
+""".replace("INSTALL_LINE", install_line(REPO_ROOT))),
     md(r"""
 ## The contract every function must meet
 
