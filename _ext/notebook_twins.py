@@ -40,9 +40,8 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import jupytext
 import nbformat
@@ -140,8 +139,9 @@ _OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*)$")
 _NUMBERED = {"figure": "Figure", "glue:figure": "Figure", "table": "Table", "list-table": "Table"}
 
 
-@dataclass(frozen=True)
-class Target:
+# NamedTuples and a plain class, not dataclasses: tests and Sphinx load this file by path,
+# and a dataclass needs its module registered in sys.modules.
+class Target(NamedTuple):
     """Something a label names: a section, a numbered figure or table, an equation."""
 
     doc: str  # "chapters/05_variants"
@@ -150,21 +150,21 @@ class Target:
     number: int = 0  # the figure's, table's or equation's number within its twin
 
 
-@dataclass
 class Book:
-    """What the chapters' text refers to, collected once from the sources."""
+    """What the chapters' text refers to, collected once from the sources (:func:`load_book`)."""
 
-    root: Path
-    site: str  # https://relu-course.github.io/relu-course
-    repo: str  # https://github.com/relu-course/relu-course
-    branch: str
-    targets: dict[str, Target] = field(default_factory=dict)
-    terms: dict[str, str] = field(default_factory=dict)  # lower-case term -> anchor id
-    glossary: str = "chapters/glossary"
-    references: str = "chapters/references"
-    citations: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (who, year)
-    substitutions: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, root: Path, site: str, repo: str, branch: str) -> None:
+        self.root = root
+        self.site = site  # https://relu-course.github.io/relu-course
+        self.repo = repo  # https://github.com/relu-course/relu-course
+        self.branch = branch
+        self.targets: dict[str, Target] = {}  # label -> what it names
+        self.terms: dict[str, str] = {}  # lower-case glossary term -> its anchor id
+        self.glossary = "chapters/glossary"  # the page with the {glossary} block
+        self.references = "chapters/references"  # the page with the {bibliography} block
+        self.citations: dict[str, tuple[str, str]] = {}  # bibtex key -> (authors, year)
+        self.substitutions: dict[str, str] = {}  # myst_substitutions of _config.yml
+        self.warnings: list[str] = []  # constructs shown in a generic form
 
     def page(self, doc: str, anchor: str = "") -> str:
         """The website's address of ``doc`` (``chapters/02_relu``), with an anchor."""
@@ -335,13 +335,12 @@ def load_book(root: Path = ROOT) -> Book:
 # ------------------------------------------------------------- MyST -> plain Markdown
 
 
-@dataclass
-class _Page:
-    """The page being converted: its name, and what it has numbered so far."""
+class _Page(NamedTuple):
+    """The page being converted, for links and messages."""
 
     book: Book
-    doc: str
-    source: str  # for messages: chapters/02_relu.md
+    doc: str  # chapters/02_relu
+    source: str  # 02_relu.md
 
     def warn(self, message: str) -> None:
         self.book.warnings.append(f"{self.source}: {message}")
@@ -775,9 +774,7 @@ def _code_cell(cell: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNo
     return cell
 
 
-def make_twin(
-    source: Path, root: Path = ROOT, book: Book | None = None
-) -> nbformat.NotebookNode:
+def make_twin(source: Path, root: Path = ROOT, book: Book | None = None) -> nbformat.NotebookNode:
     """Convert one MyST chapter to an output-free notebook that runs and reads in Colab.
 
     The setup cell follows the first markdown cell (the title), whose heading is followed

@@ -26,6 +26,7 @@ ASSIGNMENT = "ps1_activations"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "_ext"))
 from notebook_twins import install_line  # noqa: E402 - the one install line (README, twins)
+
 OUT = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -42,7 +43,7 @@ def code(text: str) -> nbformat.NotebookNode:
 
 def setup_cell(text: str) -> nbformat.NotebookNode:
     """A locked, ungraded cell: nbgrader restores it as written here when grading."""
-    cell = code(text)
+    cell = code(text.replace("INSTALL_LINE", install_line(REPO_ROOT)))
     cell.metadata["nbgrader"] = {
         "grade": False, "grade_id": "setup", "locked": True, "schema_version": 3,
         "solution": False, "task": False,
@@ -135,7 +136,7 @@ else:
 
     device = get_device()
 print(f"relu_course {relu_course.__version__}, device: {device}")
-""".replace("INSTALL_LINE", install_line(REPO_ROOT))),
+"""),
     md(r"""
 ## The contract every function must meet
 

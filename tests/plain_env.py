@@ -85,7 +85,9 @@ def plain_venv(tmp_root: Path) -> PlainVenv:
         ["bash", str(SCRIPT), str(ROOT)], env=env, capture_output=True, text=True, timeout=1200
     )
     log = result.stdout + "\n" + result.stderr
-    kept = [line.split(" ", 1)[1] for line in result.stdout.splitlines() if line.startswith("kept ")]
+    kept = [
+        line.split(" ", 1)[1] for line in result.stdout.splitlines() if line.startswith("kept ")
+    ]
     if result.returncode != 0 or not kept:
         raise RuntimeError(f"check_colab_install.sh failed:\n{log}")
     venv = PlainVenv(Path(kept[-1]), log, 0.0)
