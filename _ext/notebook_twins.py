@@ -738,17 +738,16 @@ def _setup_cell(root: Path) -> nbformat.NotebookNode:
 def _guide(book: Book, doc: str, glue_example: str | None) -> str:
     """The note under a twin's title: what this notebook is and how its text differs."""
     text = (
-        f"> This is the notebook version of [{book.title(doc)}]({book.page(doc)}), a chapter "
-        "of the course website. Run it from the top (in Colab: *Runtime > Run all*); the "
-        "setup cell installs the course package when it is missing and prints the device."
+        f"> *The notebook version of [{book.title(doc)}]({book.page(doc)}), from the course "
+        "website.* Run it from the top (in Colab: *Runtime > Run all*); the setup cell "
+        "installs the course package when it is missing and prints the device."
     )
     if glue_example:
         text += (
-            " A number that the website writes into the text appears here as its name in "
-            f"code font, such as `{glue_example}`: the code cell before the sentence prints "
-            f"`{glue_example} = ...` when it runs."
+            " Numbers that the website writes into the text appear here as names in code "
+            f"font, such as `{glue_example}`: the code cell before the sentence prints them."
         )
-    return text + " Links to the glossary, the references and other chapters open the website."
+    return text + " Links open the website."
 
 
 def _code_cell(cell: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNode:
