@@ -244,14 +244,17 @@ def _scan_targets(doc: str, text: str, targets: dict[str, Target]) -> None:
                     pending = None
                 elif match := _EQ_LABEL.match(item):
                     targets[match["label"]] = Target(doc, "Equation", "", number("Equation"))
+                elif item.strip():
+                    pending = None  # a label names the heading or directive right below it
                 continue
             _, _, info, body = item
             directive = _DIRECTIVE.match(info)
+            label, pending = pending, None
             if not directive:
                 continue
             name = directive["name"]
             options, content = _options(body)
-            label = options.get("name") or options.get("label")
+            label = options.get("name") or options.get("label") or label
             if name in _NUMBERED:
                 kind_name = _NUMBERED[name]
                 numbered = Target(doc, kind_name, "", number(kind_name))
@@ -259,6 +262,8 @@ def _scan_targets(doc: str, text: str, targets: dict[str, Target]) -> None:
                     targets[label] = numbered
             elif name == "math" and label:
                 targets[label] = Target(doc, "Equation", "", number("Equation"))
+            elif label:  # a labelled admonition, say: {ref} shows its title
+                targets[label] = Target(doc, "section", directive["arg"] or name.capitalize())
             if name not in ("code-cell", "glossary"):
                 walk(content)
 

@@ -312,3 +312,80 @@ def test_twins_and_assignments_run_in_a_plain_environment(tmp_path_factory) -> N
         )
         noisy = [(c["index"], c["first_line"], c["stderr"]) for c in cells if c["stderr"]]
         assert not noisy, f"{name}: output on stderr in a plain environment: {noisy}"
+
+
+NEW_CHAPTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A new chapter
+
+:::{admonition} What you will learn
+:class: tip
+- one thing, see {numref}`fig-new`
+:::
+
+```{code-cell} ipython3
+from myst_nb import glue
+
+glue("answer", 42, display=False)
+```
+
+(new-section)=
+## A section
+
+The answer is {glue:text}`answer:d` {cite:t}`He2015`; a {term}`kink <Kink>`.
+
+```{glue:figure} fig_x
+:name: fig-new
+
+A caption with $x$.
+```
+
+````{margin}
+```{warning}
+Careful.
+```
+````
+
+```{math}
+:label: eq-new
+a = b
+```
+
+By {eq}`eq-new` and {ref}`new-section`, {doc}`glossary` says more.
+"""
+
+
+def test_a_new_chapter_gets_a_plain_twin(tmp_path: Path) -> None:
+    """Chapters added later are converted without any change to the generator."""
+    import shutil
+
+    for name in ("_config.yml", "references.bib", "chapters/glossary.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "chapters" / "08_new.md").write_text(NEW_CHAPTER, encoding="utf8")
+    written = twins.write_twins(tmp_path)
+    assert [p.name for p in written] == ["08_new.ipynb"]
+    twin = nbformat.read(tmp_path / "notebooks" / "08_new.ipynb", as_version=4)
+    text = "\n".join(c.source for c in twin.cells if c.cell_type == "markdown")
+    assert not _MYST_LEFT.findall(text), text
+    for expected in (
+        "see Figure 1",
+        "The answer is `answer` [He et al. [2015]](",
+        "**Figure 1.** A caption with $x$.",
+        "> > **Warning**",
+        "\\tag{1}",
+        "By (1) and *A section*, [Glossary](",
+    ):
+        assert expected in text, f"{expected!r} not in:\n{text}"
+    code = [c.source for c in twin.cells if c.cell_type == "code"]
+    assert "%pip install" in code[0] and "from relu_course.notebook import glue" in code[1]
+    assert twins.check_twins(tmp_path) == []
