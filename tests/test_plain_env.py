@@ -22,20 +22,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from plain_env import plain_venv
+from test_book import _load_twins_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _twins_module():
-    spec = importlib.util.spec_from_file_location(
-        "notebook_twins", ROOT / "_ext" / "notebook_twins.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-twins = _twins_module()
+twins = _load_twins_module()
 BOOK = twins.load_book(ROOT)
 TWINS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXERCISES = sorted((ROOT / "exercises").glob("*/*.ipynb"))
