@@ -769,7 +769,7 @@ def _code_cell(cell: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNo
         text = (
             "# This cell fails on purpose: its error is printed, and the notebook goes on.\n"
             f"try:\n{body}\n"
-            "except Exception as error:  # noqa: BLE001 - the error is the lesson\n"
+            "except Exception as error:  # the error is the lesson\n"
             '    print(f"{type(error).__name__}: {error}")'
         )
     cell.source = text

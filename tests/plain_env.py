@@ -136,6 +136,9 @@ def _run(paths: list[str]) -> list[dict[str, Any]]:
             client.execute()
         except CellExecutionError as exc:
             error = str(exc)[-4000:]
+        finally:  # nbclient leaves a kernel it did not start running
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
         seconds = time.perf_counter() - start
         nbformat.write(notebook, Path(path).stem + ".executed.ipynb")  # to look at after
         cells = []

@@ -381,3 +381,22 @@ def test_a_new_chapter_gets_a_plain_twin(tmp_path: Path) -> None:
     code = [c.source for c in twin.cells if c.cell_type == "code"]
     assert "%pip install" in code[0] and "from relu_course.notebook import glue" in code[1]
     assert twins.check_twins(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_website_links_of_the_twins_exist_in_the_built_site(built_site: Path) -> None:
+    """Every glossary, reference, section and page link of a twin lands on the site."""
+    site = twins.site_url(ROOT)
+    links = set()
+    for path in TWINS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                links |= set(
+                    re.findall(re.escape(site) + r"/([^)\s#]+)(?:#([^)\s]+))?", cell.source)
+                )
+    assert len(links) > 20, links
+    for page, anchor in sorted(links):
+        html = built_site / page
+        assert html.exists(), f"{site}/{page}: no such page in the built site"
+        if anchor:
+            assert f'id="{anchor}"' in html.read_text(encoding="utf8"), f"{page}#{anchor}"
