@@ -26,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "check_colab_install.sh"
 KERNEL_PACKAGES = ("ipykernel", "nbclient")
+# Notebooks run side by side: half the cores, at most 4 (1 on a 2-core machine).
+WORKERS = max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 class PlainVenv:
@@ -49,20 +51,32 @@ class PlainVenv:
         }
 
     def run_notebooks(self, notebooks: list[Path], timeout: int) -> list[dict[str, Any]]:
-        """Run ``notebooks`` with this environment's kernel; one result per notebook."""
-        report = self.folder / f"report-{time.monotonic_ns()}.json"
-        workdir = Path(tempfile.mkdtemp(prefix="run-", dir=self.folder))
-        result = subprocess.run(
-            [str(self.python), __file__, str(report), *map(str, notebooks)],
-            cwd=workdir,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if result.returncode != 0 or not report.exists():
-            raise RuntimeError(f"the runner failed:\n{result.stdout}\n{result.stderr}")
-        return json.loads(report.read_text(encoding="utf8"))
+        """Run ``notebooks`` with this environment's kernel; one result per notebook.
+
+        Up to :data:`WORKERS` runners share the list (the chapters use one torch thread
+        each), every runner in its own working folder.
+        """
+        chunks = [notebooks[i::WORKERS] for i in range(min(WORKERS, len(notebooks)))]
+        runs = []
+        for index, chunk in enumerate(chunks):
+            report = self.folder / f"report-{time.monotonic_ns()}-{index}.json"
+            workdir = Path(tempfile.mkdtemp(prefix="run-", dir=self.folder))
+            process = subprocess.Popen(
+                [str(self.python), __file__, str(report), *map(str, chunk)],
+                cwd=workdir,
+                env=self.env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            runs.append((process, report))
+        results: dict[str, dict[str, Any]] = {}
+        for process, report in runs:
+            output, _ = process.communicate(timeout=timeout)
+            if process.returncode != 0 or not report.exists():
+                raise RuntimeError(f"the runner failed:\n{output}")
+            results.update({r["path"]: r for r in json.loads(report.read_text(encoding="utf8"))})
+        return [results[str(path)] for path in notebooks]
 
 
 _CACHE: dict[str, PlainVenv] = {}
@@ -157,6 +171,7 @@ def _run(paths: list[str]) -> list[dict[str, Any]]:
                     "grade_id": cell.metadata.get("nbgrader", {}).get("grade_id"),
                     "tags": cell.metadata.get("tags", []),
                     "first_line": cell.source.split("\n", 1)[0],
+                    "installs": "%pip install" in cell.source,
                     "executed": cell.get("execution_count") is not None,
                     "stderr": stderr,
                     "stdout": "".join(
