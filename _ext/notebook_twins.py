@@ -255,11 +255,11 @@ def _scan_targets(doc: str, text: str, targets: dict[str, Target]) -> None:
             name = directive["name"]
             options, content = _options(body)
             label = options.get("name") or options.get("label") or label
-            if name in _NUMBERED:
+            if name in _NUMBERED and label:  # numbered as they come; unnamed ones are not
                 kind_name = _NUMBERED[name]
-                numbered = Target(doc, kind_name, "", number(kind_name))
-                if label:
-                    targets[label] = numbered
+                targets[label] = Target(doc, kind_name, "", number(kind_name))
+            elif name in _NUMBERED:
+                pass
             elif name == "math" and label:
                 targets[label] = Target(doc, "Equation", "", number("Equation"))
             elif label:  # a labelled admonition, say: {ref} shows its title
