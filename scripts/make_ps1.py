@@ -16,6 +16,7 @@ tests first, then hidden ones between the hidden-test markers.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ASSIGNMENT = "ps1_activations"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "_ext"))
+from notebook_twins import install_line  # noqa: E402 - the one install line (README, twins)
+
 OUT = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -39,7 +43,7 @@ def code(text: str) -> nbformat.NotebookNode:
 
 def setup_cell(text: str) -> nbformat.NotebookNode:
     """A locked, ungraded cell: nbgrader restores it as written here when grading."""
-    cell = code(text)
+    cell = code(text.replace("INSTALL_LINE", install_line(REPO_ROOT)))
     cell.metadata["nbgrader"] = {
         "grade": False, "grade_id": "setup", "locked": True, "schema_version": 3,
         "solution": False, "task": False,
@@ -111,16 +115,10 @@ notebook is graded.
 """),
     setup_cell(r"""
 # Setup: run this cell first. It installs the course package when it is missing.
-import subprocess
-import sys
-
 try:
     import relu_course
 except ImportError:  # Colab or a fresh environment
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "relu-course @ git+https://github.com/relu-course/relu-course"]
-    )
+    INSTALL_LINE
     import relu_course
 
 import os

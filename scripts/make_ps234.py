@@ -26,18 +26,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from relu_course.grading.toy import cell_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+from notebook_twins import install_line  # noqa: E402 - the one install line (README, twins)
 
 SETUP = """\
-import subprocess
-import sys
-
 try:
     import relu_course
 except ImportError:  # Colab or a fresh laptop: install the course's helper package
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "relu-course @ git+https://github.com/relu-course/relu-course"]
-    )
+    INSTALL_LINE
     import relu_course
 
 import math
@@ -58,7 +54,7 @@ torch.set_num_threads(1)
 # True while nbgrader grades the notebook: the ungraded demos then do less work.
 GRADING = bool(os.environ.get("NBGRADER_EXECUTION"))
 device = get_device()
-print("device:", device)"""
+print("device:", device)""".replace("INSTALL_LINE", install_line(ROOT))
 
 
 def md(text: str) -> NotebookNode:
