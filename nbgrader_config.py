@@ -25,3 +25,18 @@ c.CourseDirectory.db_assignments = [
 c.ClearOutput.enabled = True
 c.ExecutePreprocessor.timeout = 120
 c.Execute.timeout = 120
+
+# Feedback never shows hidden tests, whichever way it is made: `relu-course feedback`,
+# `nbgrader generate_feedback` or the formgrader's button all run this preprocessor.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "relu_course.grading.feedback.StripHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Late policy (nbgrader's late-penalty plugin): set a due date with
+# `relu-course duedate ASSIGNMENT DATE`, extensions with `relu-course extend`.
+c.AssignLatePenalties.plugin_class = "relu_course.grading.deadlines.LatePenalty"
+c.LatePenalty.penalty_method = "per_day"  # or "none", "zero"
+c.LatePenalty.percent_per_day = 10.0
+c.LatePenalty.max_days_late = 7

@@ -6,7 +6,8 @@ One module per concept::
     torch_activations  autograd Functions with hand-written backward, nn.Modules, registry
     data               offline data: scikit-learn's digits, spirals, XOR, moons
     training           device choice, seeding, a short training loop
-    diagnostics        dead units, gradient norms, activation statistics, born-dead odds
+    diagnostics        dead and dormant units, gradient norms, activation statistics,
+                       born-dead odds, saturation, update-to-data ratios, a hook recorder
     plotting           figures in one style; every function returns the Figure
     checks             student self-checks, also used by the graded notebooks
     checks_torch       self-checks for the torch-based assignments (ps2-ps4)

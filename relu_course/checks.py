@@ -137,15 +137,19 @@ def battery(
 ) -> list[Case]:
     """The cases for ``name`` (or ``name_grad`` with ``grad=True``).
 
-    ``"basic"``: small explicit teaching inputs with the default parameters (visible
-    tests). ``"full"``: kinks, +-1e4, float32 and float64, 0-d/empty/3-d shapes,
-    non-default parameters and seeded random inputs (hidden tests). ``params`` fixes the
-    parameters of every case instead.
+    ``"basic"`` (visible tests): small teaching inputs, and one case of every clause of
+    the contract: a non-default parameter, +-1e4, float32, a 0-d and an empty input.
+    ``"full"`` (hidden tests): the same, plus more inputs of each kind: kinks, large
+    magnitudes, float32 and float64, 0-d/empty/3-d shapes, every parameter variant and
+    seeded random inputs. ``params`` fixes the parameters of every case instead.
 
     Examples
     --------
-    >>> [c.label for c in battery("relu")]
-    ['teaching values', 'around the kink']
+    >>> [c.label for c in battery("relu")]  # doctest: +NORMALIZE_WHITESPACE
+    ['teaching values', 'around the kink', 'large magnitudes', 'teaching values (float32)',
+     '0-d array', '0-d array (float32)', 'empty array']
+    >>> [c.label for c in battery("leaky_relu")][2]
+    'teaching values with negative_slope=2.5'
     """
     if name == "numerical_grad":
         return _numgrad_battery(level)
@@ -160,6 +164,10 @@ def battery(
     # Order matters: the first failure is the one reported, so the cases that best show
     # a mistake come first (float64 values, then parameters), form checks (dtype, 0-d) last.
     rows = [(default, label, x) for label, x in _inputs(name, "basic")]
+    # Every clause of the contract has a visible case: a non-default parameter, large
+    # magnitudes, float32, 0-d and empty inputs. The full battery only adds inputs.
+    rows += [(p, label, x) for p in variants[:1] for label, x in _inputs(name, "basic")[:1]]
+    rows += [(default, label, x) for label, x in _inputs(name, "visible")]
     if level == "full":
         for p in [default, *variants]:
             rows += [(p, label, x) for label, x in _inputs(name, "values")]
@@ -184,6 +192,14 @@ def _inputs(name: str, group: str) -> list[tuple[str, np.ndarray]]:
         return [
             ("teaching values", np.array([-2.0, -0.5, 0.5, 2.0])),
             ("around the kink", np.array([-1.0, 0.0, 1.0, *extra])),
+        ]
+    if group == "visible":
+        return [
+            ("large magnitudes", np.array([-1e4, -1000.0, 1000.0, 1e4])),
+            ("teaching values (float32)", np.array([-2.0, -0.5, 0.5, 2.0], dtype=np.float32)),
+            ("0-d array", np.array(-1.5)),
+            ("0-d array (float32)", np.array(0.75, dtype=np.float32)),
+            ("empty array", np.zeros((0,))),
         ]
     if group == "values":
         return [
@@ -234,17 +250,18 @@ def _numgrad_battery(level: Level) -> list[Case]:
     def case(label: str, f: str, x: np.ndarray, eps: float | None) -> Case:
         return Case("numerical_grad", x, False, {"f": f, "eps": eps}, label)
 
+    rng = np.random.default_rng(7)
     cases = [
         case("sum of sin", "sin_sum", np.array([0.0, 0.5, 1.0, 2.0]), None),
         case("sum of cubes, eps=0.1", "cube_sum", np.array([-1.0, 0.5, 2.0]), 0.1),
+        case("(sum of x)^2, 2-d", "sum_squared", rng.standard_normal((2, 3)), None),
+        case("0-d", "cube_sum", np.array(1.5), 0.1),
     ]
     if level == "full":
-        rng = np.random.default_rng(7)
         cases += [
-            case("(sum of x)^2, 2-d", "sum_squared", rng.standard_normal((2, 3)), None),
             case("sum of cubes, 2-d, eps=1e-3", "cube_sum", rng.standard_normal((3, 2)) * 3, 1e-3),
             case("sum of sin, 3-d, eps=0.5", "sin_sum", rng.standard_normal((2, 2, 2)), 0.5),
-            case("0-d", "cube_sum", np.array(1.5), 0.1),
+            case("(sum of x)^2, 0-d", "sum_squared", np.array(-0.5), None),
         ]
     return cases
 
@@ -375,12 +392,13 @@ def _judge_form(case: Case, obs: Observation) -> str | None:
             "the input array was modified in place\n"
             "HINT: work on a copy (x.copy()) or build a new array; leave x unchanged."
         )
-    if obs.type_name != "numpy.ndarray":
+    if obs.type_name != "numpy.ndarray" and not _numpy_scalar_for_0d(case, obs):
         return f"returned a {obs.type_name}\nHINT: {_type_hint(case, obs)}"
-    if obs.shape != case.x.shape:
-        flat = obs.shape == (case.x.size,)
+    shape = obs.shape if obs.type_name == "numpy.ndarray" else ()
+    if shape != case.x.shape:
+        flat = shape == (case.x.size,)
         hint = "returned a flattened array: reshape to x.shape" if flat else "keep x's shape"
-        return f"shape changed from {case.x.shape} to {obs.shape}\nHINT: {hint}."
+        return f"shape changed from {case.x.shape} to {shape}\nHINT: {hint}."
     if case.name != "numerical_grad" and obs.dtype != want_dtype:
         hint = "keep x's dtype, e.g. return result.astype(x.dtype)"
         if obs.dtype is not None and obs.dtype[0] in "bui":
@@ -389,14 +407,33 @@ def _judge_form(case: Case, obs: Observation) -> str | None:
     return None
 
 
+def _numpy_scalar_for_0d(case: Case, obs: Observation) -> bool:
+    """True for a NumPy scalar (np.float64, np.float32, ...) returned for a 0-d input.
+
+    NumPy's ufuncs and arithmetic turn a 0-d array into such a scalar
+    (``np.maximum(np.array(2.0), 0)`` is an ``np.float64``), so the contract accepts it;
+    its dtype is then checked like an array's.
+    """
+    return (
+        case.x.ndim == 0
+        and obs.dtype is not None
+        and obs.type_name == f"numpy.{obs.dtype}"
+        and obs.data is not None
+        and obs.data.shape == ()
+    )
+
+
 def _type_hint(case: Case, obs: Observation) -> str:
     if obs.type_name in ("list", "tuple"):
         return f"returned a {obs.type_name}; return np.ndarray (use NumPy operations on x)."
     if obs.type_name.startswith("numpy.") or obs.type_name in ("float", "int"):
-        return (
-            "a scalar came back (for a 0-d input, arithmetic gives NumPy scalars): "
-            "return np.ndarray, e.g. np.asarray(result, dtype=x.dtype)."
-        )
+        if case.x.ndim == 0:
+            return (
+                "for a 0-d input return a 0-d np.ndarray or a NumPy scalar of x's dtype "
+                "(what NumPy's own functions return), not a Python number: e.g. "
+                "np.asarray(result, dtype=x.dtype)."
+            )
+        return "a scalar came back for an array input: return an np.ndarray of x's shape."
     if obs.data is not None:
         return (
             "returned an ndarray subclass or other object; return a plain np.ndarray (np.asarray)."
@@ -416,7 +453,9 @@ def _judge_values(case: Case, obs: Observation) -> str | None:
     if not bad.any():
         return None
     i = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
-    where = f"at x = {float(case.x[i])!r}" if case.name != "numerical_grad" else f"at index {i}"
+    where = f"at index {tuple(int(k) for k in i)}"
+    if case.name != "numerical_grad":
+        where = f"at x = {float(case.x[i])!r}"
     lines = [
         f"{int(bad.sum())} of {bad.size} values wrong; first {where}:",
         f"  expected {float(exp64[i])!r}",
@@ -467,9 +506,7 @@ def _alternatives(case: Case) -> list[tuple[str, np.ndarray]]:
     a = p.get("negative_slope", act.params.get("negative_slope"))
     if case.name == "leaky_relu":
         if not case.grad:
-            out.append(
-                ("np.maximum(a*x, x) is Leaky ReLU only when 0 <= a <= 1.", np.maximum(a * x, x))
-            )
+            out.append(("np.maximum(a*x, x) is Leaky ReLU only when a <= 1.", np.maximum(a * x, x)))
         pos = np.where(x > 0, a * x, x) if not case.grad else np.where(x > 0, a, 1.0)
         out.append(("slope applied to the positive side?", pos))
         if a != 0.01:
@@ -540,7 +577,8 @@ def check_activation(
 
     Examples
     --------
-    >>> check_activation(lambda x: np.where(x > 0, x, 0.0), "relu", level="full")
+    >>> from relu_course.activations import relu  # the course's reference: it passes
+    >>> check_activation(relu, "relu", level="full")
     >>> try:
     ...     check_activation(lambda x: (x >= 0).astype(x.dtype), "relu", grad=True)
     ... except CheckFailed as failure:
@@ -559,17 +597,17 @@ def check_numerical_grad(numerical_grad: Callable[..., Any], *, level: Level = "
 
     Examples
     --------
-    >>> def numerical_grad(f, x, eps=1e-6):
+    >>> def forward_difference(f, x, eps=1e-6):
     ...     g = np.zeros_like(x)
     ...     for i in np.ndindex(x.shape):
-    ...         old = x[i]
-    ...         x[i] = old + eps
-    ...         up = f(x)
-    ...         x[i] = old - eps
-    ...         down = f(x)
-    ...         x[i] = old
-    ...         g[i] = (up - down) / (2 * eps)
+    ...         step = np.zeros_like(x)
+    ...         step[i] = eps
+    ...         g[i] = (f(x + step) - f(x)) / eps
     ...     return g
-    >>> check_numerical_grad(numerical_grad, level="full")
+    >>> try:
+    ...     check_numerical_grad(forward_difference)
+    ... except CheckFailed as failure:
+    ...     print(str(failure).splitlines()[-2])
+    HINT: forward difference? use central differences (f(x+eps) - f(x-eps)) / (2*eps).
     """
     _run(numerical_grad, battery("numerical_grad", level=level))

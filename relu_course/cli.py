@@ -6,18 +6,24 @@
     relu-course collect ASSIGNMENT EXPORT      import an LMS export (zip or folder)
     relu-course grade ASSIGNMENT               autograde new/changed submissions in parallel
     relu-course feedback ASSIGNMENT            feedback HTML per student (no hidden tests)
-    relu-course export [ASSIGNMENT]            grades CSV (the columns of nbgrader export)
+    relu-course export [ASSIGNMENT]            grades CSV: --format nbgrader|canvas|moodle
     relu-course report ASSIGNMENT              pass rates, histogram, who needs a human
+    relu-course restore [BACKUP]               list the gradebook backups, restore one
+    relu-course duedate ASSIGNMENT DATE        set a due date (the late policy applies)
+    relu-course extend ASSIGNMENT STUDENT DAYS give a student an extension
     relu-course demo [FOLDER]                  all of the above on a shipped demo class
     relu-course doctor                         which sandbox protections this machine gives
 
 Run it inside the course folder (the one with ``nbgrader_config.py``) or pass
 ``--course PATH``. Exit codes: 0 done, 1 done but something needs attention, 2 bad input.
+Commands that write take the course's lock (:mod:`.grading.lock`): a second one refuses,
+naming the running one, unless ``--wait SECONDS`` lets it wait.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -26,6 +32,19 @@ from pathlib import Path
 from .grading.course import Course, CourseError, find_course
 
 __all__ = ["main", "build_parser"]
+
+#: the commands that write to the course, one at a time (the course lock)
+WRITERS = (
+    "release",
+    "collect",
+    "grade",
+    "feedback",
+    "export",
+    "report",
+    "restore",
+    "duedate",
+    "extend",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,13 +98,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
 
-    p = sub.add_parser("export", help="grades CSV, same columns and values as nbgrader export")
+    p = sub.add_parser("export", help="grades CSV for nbgrader, Canvas or Moodle")
     p.add_argument("assignment", nargs="?")
     p.add_argument("--to", type=Path, default=None, help="output file (default: grades.csv)")
+    p.add_argument(
+        "--format",
+        choices=["nbgrader", "canvas", "moodle"],
+        default="nbgrader",
+        help="nbgrader's columns (default), Canvas's or Moodle's grade import CSV",
+    )
+    p.add_argument(
+        "--missing",
+        choices=["zero", "blank"],
+        default="zero",
+        help="a student who did not submit gets 0 (default) or an empty cell",
+    )
+    p.add_argument(
+        "--lms-id",
+        action="append",
+        default=[],
+        metavar="ASSIGNMENT=ID",
+        help="the LMS's id of an assignment, for Canvas's 'Name (id)' header (repeatable)",
+    )
 
     p = sub.add_parser("report", help="class report: pass rates, histogram, needs-review list")
     p.add_argument("assignment")
     p.add_argument("--to", type=Path, default=None, help="folder (default: reports/ASSIGNMENT)")
+
+    p = sub.add_parser("restore", help="list the gradebook backups, or restore one")
+    p.add_argument("backup", nargs="?", help="its number in the list, or its file name")
+
+    p = sub.add_parser("duedate", help="set (or clear with 'none') an assignment's due date")
+    p.add_argument("assignment")
+    p.add_argument("date", help="YYYY-MM-DD or 'YYYY-MM-DD HH:MM' (UTC), or none")
+
+    p = sub.add_parser("extend", help="give a student an extension on an assignment")
+    p.add_argument("assignment")
+    p.add_argument("student")
+    p.add_argument("days", type=float, help="days after the due date (0 removes it)")
+
+    for name in WRITERS:
+        sub.choices[name].add_argument(
+            "--wait",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="wait this long for another relu-course command on the course (default: "
+            "refuse at once)",
+        )
 
     p = sub.add_parser("demo", help="run the whole workflow on the shipped demo class")
     p.add_argument(
@@ -139,6 +199,10 @@ def cmd_collect(course: Course, args: argparse.Namespace) -> int:
         print(f"  NOT COLLECTED {problem.source}: {problem.reason}")
     for ignored in report.ignored:
         print(f"  ignored {ignored}")
+    if report.roster:
+        print(f"student ids from {report.roster}")
+    for warning in report.warnings:
+        print(f"  WARNING {warning}", file=sys.stderr)
     if not report.collected:
         print("nothing was collected: see the reasons above", file=sys.stderr)
         return 1
@@ -189,9 +253,20 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
         print(f"  {res.student:20s} {res.score:5g} / {res.max_score:g}  {res.status}{note}")
     for who, why in summary.not_graded:
         print(f"  {who:20s} NOT GRADED: {why}")
+    if summary.release_changes and summary.graded:
+        print(
+            "regraded because the tests or points of the source changed: "
+            + ", ".join(summary.release_changes)
+        )
+    if summary.recheck:
+        print(f"{len(summary.recheck)} manual grade(s) kept on a changed cell; check them:")
+        for item in summary.recheck:
+            print(f"  {item.line()}")
     if summary.backup:
         print(f"gradebook updated; previous copy in {summary.backup}")
-    return 1 if flagged or summary.not_graded else 0
+    if summary.graded:
+        print(f"their feedback is out of date: run relu-course feedback {args.assignment}")
+    return 1 if flagged or summary.recheck or summary.not_graded else 0
 
 
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
@@ -199,18 +274,40 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
 
     report = generate_feedback(course, args.assignment, args.student)
     print(f"feedback for {len(report.written)} student(s) in {course.root / 'feedback'}")
+    for sid in report.ungraded:
+        print(f"  {sid}: could not be graded; the page says why and what to do (check it)")
+    for page in report.removed:
+        print(f"  removed stale {page.relative_to(course.root)}: no graded submission")
     for sid in report.leaked:
         print(f"  REMOVED feedback of {sid}: it showed a hidden test line", file=sys.stderr)
-    return 1 if report.leaked else 0
+    return 1 if report.leaked or report.ungraded else 0
 
 
 def cmd_export(course: Course, args: argparse.Namespace) -> int:
-    from .grading.gradebook import export_csv
+    from .grading.export import export_text
 
-    text = export_csv(course, args.assignment)
+    lms_ids = {}
+    for item in args.lms_id:
+        name, sep, ident = item.partition("=")
+        if not sep or not ident:
+            raise CourseError(f"--lms-id {item!r}: write it as ASSIGNMENT=ID, e.g. ps1=12345")
+        lms_ids[name] = ident
     dest = args.to or course.root / "grades.csv"
-    dest.write_text(text, encoding="utf-8")
-    print(f"wrote {text.count(chr(10)) - 1} row(s) to {dest}")
+    if not dest.parent.is_dir():
+        raise CourseError(
+            f"the folder {dest.parent} does not exist: nothing was written; create it or give "
+            "--to a file in an existing folder"
+        )
+    text, rows = export_text(
+        course, args.assignment, fmt=args.format, missing=args.missing, lms_ids=lms_ids
+    )
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {rows} row(s) ({args.format}) to {dest}")
     return 0
 
 
@@ -225,6 +322,47 @@ def cmd_report(course: Course, args: argparse.Namespace) -> int:
     print(f"{len(review)} submission(s) need a human:")
     for who, why in review:
         print(f"  {who}: {why}")
+    return 1 if review else 0
+
+
+def cmd_restore(course: Course, args: argparse.Namespace) -> int:
+    from .grading.restore import list_backups, restore
+
+    if not args.backup:
+        backups = list_backups(course)
+        if not backups:
+            print(f"no backups in {course.state_dir / 'backups'}")
+            return 0
+        print(f"backups of {course.gradebook} (oldest first):")
+        for i, item in enumerate(backups, 1):
+            print(item.line(i))
+        print("restore one with: relu-course restore NUMBER (the current one is saved first)")
+        return 0
+    chosen, saved = restore(course, args.backup)
+    print(f"restored {chosen.name} as {course.gradebook}")
+    if saved:
+        print(f"the gradebook it replaced is in {saved}")
+    print("run relu-course grade ASSIGNMENT to regrade what differs from the backup")
+    return 0
+
+
+def cmd_duedate(course: Course, args: argparse.Namespace) -> int:
+    from .grading.deadlines import parse_when, set_duedate
+
+    course.check_assignment(args.assignment)
+    when = None if args.date.lower() == "none" else parse_when(args.date)
+    set_duedate(course, args.assignment, when)
+    print(f"{args.assignment}: due {when or 'never'} (UTC); late penalties updated")
+    return 0
+
+
+def cmd_extend(course: Course, args: argparse.Namespace) -> int:
+    from .grading.deadlines import set_extension
+
+    course.check_assignment(args.assignment)
+    now = set_extension(course, args.assignment, args.student, args.days)
+    where = "in the gradebook" if now else "kept until the submission is graded"
+    print(f"{args.student}: {args.days:g} day(s) extension on {args.assignment} ({where})")
     return 0
 
 
@@ -247,6 +385,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.folder, jobs=args.jobs)
 
 
+_OS_ADVICE = {
+    errno.ENOSPC: "the disk is full; gradebook.db is only ever replaced whole, so it is as "
+    "it was: free some space, then run the same command again",
+    errno.EDQUOT: "your disk quota is used up; gradebook.db is as it was: free some space, "
+    "then run the same command again",
+    errno.EROFS: "the course folder is read-only; nothing was changed: run relu-course where "
+    "you can write, or copy the course to a writable folder",
+    errno.EACCES: "no permission to write there; nothing was changed: run relu-course as a "
+    "user who can write in the course folder",
+}
+
+
+def _database_error(err: BaseException) -> bool:
+    """A SQLite error, raw or wrapped by SQLAlchemy (nbgrader's Gradebook)."""
+    import sqlite3
+
+    return isinstance(err, sqlite3.DatabaseError) or isinstance(
+        getattr(err, "orig", None), sqlite3.DatabaseError
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``relu-course`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -261,9 +420,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(globals()[f"cmd_{args.command}"](args))
         course = _course(args)
         handler = globals()[f"cmd_{args.command}"]
-        return int(handler(course, args))
+        if args.command not in WRITERS or getattr(args, "dry_run", False):
+            return int(handler(course, args))
+        from .grading.gradebook import check_gradebook
+        from .grading.lock import course_lock
+
+        with course_lock(course, args.command, wait=args.wait):
+            if args.command != "restore":
+                check_gradebook(course)
+            return int(handler(course, args))
     except CourseError as err:
         print(f"relu-course {args.command}: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in _OS_ADVICE:
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        print(
+            f"relu-course {args.command}: {os.strerror(err.errno)}{where}: {_OS_ADVICE[err.errno]}",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as err:
+        if not _database_error(err):
+            raise
+        text = str(err).splitlines()[0]
+        advice = (
+            _OS_ADVICE[errno.ENOSPC]
+            if "full" in text
+            else "nothing was changed; run relu-course restore to list the backups of "
+            "gradebook.db, then relu-course restore NUMBER"
+        )
+        message = f"relu-course {args.command}: the database failed ({text}): {advice}"
+        print(message, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)

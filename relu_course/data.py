@@ -6,6 +6,10 @@ the same seed gives identical arrays, a different seed gives different ones.
 * :func:`load_digits` and :func:`digits_loaders`: the 1,797 8x8 handwritten digits that
   ship inside scikit-learn, split with a fixed stratified split and standardised with
   statistics of the training part only.
+* :func:`load_mnist1d` and :func:`mnist1d_loaders`: MNIST-1D (Greydanus 2020), 5,000
+  one-dimensional "digits" of length 40, generated offline by the ``mnist1d`` package
+  from templates in its code (its ``get_dataset`` would download; it is never called).
+  Harder than the digits: there a linear model already reaches about 95 %, here 32 %.
 * :func:`make_spirals`, :func:`make_xor`, :func:`make_moons`: 2-D classification sets
   that no linear model can separate, for decision-boundary pictures.
 * :func:`as_loaders`: any ``(X, y)`` arrays to a pair of seeded ``DataLoader``.
@@ -17,7 +21,12 @@ The 2-D generators return ``X`` as ``float32`` of shape ``(n, 2)`` and ``y`` as
 
 from __future__ import annotations
 
+import os
+import tempfile
+import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,9 +39,11 @@ __all__ = [
     "as_loaders",
     "digits_loaders",
     "load_digits",
+    "load_mnist1d",
     "make_moons",
     "make_spirals",
     "make_xor",
+    "mnist1d_loaders",
 ]
 
 
@@ -60,14 +71,18 @@ class DigitsData:
     std: torch.Tensor
 
 
+def _check_seed(seed: int) -> None:
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}; pass e.g. seed=0")
+
+
 def _check_split(test_size: float, seed: int) -> None:
     if not 0.0 < test_size < 1.0:
         raise ValueError(
             f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}; "
             "use e.g. test_size=0.25 for a quarter of the examples"
         )
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}; pass e.g. seed=0")
+    _check_seed(seed)
 
 
 def _check_n(n: int, minimum: int, name: str = "n") -> None:
@@ -174,6 +189,152 @@ def digits_loaders(
     X_train, X_test = d.X_train, d.X_test
     if images:
         X_train, X_test = X_train.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8)
+    return _loaders(X_train, d.y_train, X_test, d.y_test, batch_size, seed)
+
+
+CACHE_ENV = "RELU_COURSE_CACHE"
+
+
+def _cache_dir() -> Path:
+    """``$RELU_COURSE_CACHE``, else ``$XDG_CACHE_HOME/relu_course`` or ``~/.cache/relu_course``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "relu_course"
+
+
+def _generate_mnist1d(seed: int) -> dict[str, np.ndarray]:
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "load_mnist1d needs the mnist1d package; install it with `pip install mnist1d`"
+        ) from err
+    args = get_dataset_args()
+    args.seed = int(seed)
+    # make_dataset seeds NumPy's global generator: put the caller's state back afterwards
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        raw = make_dataset(args)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    return {"x": raw["x"], "x_test": raw["x_test"], "y": raw["y"], "y_test": raw["y_test"]}
+
+
+@lru_cache(maxsize=4)
+def _mnist1d_arrays(seed: int) -> tuple[np.ndarray, ...]:
+    """MNIST-1D as read-only arrays: from memory, else from the disk cache, else generated.
+
+    Generating takes a few seconds, so the arrays are also kept in an ``.npz`` file in
+    :func:`_cache_dir` (written atomically; an unreadable file is regenerated, and a
+    cache folder that cannot be written is skipped).
+    """
+    path = _cache_dir() / f"mnist1d-seed{seed}.npz"
+    raw = None
+    if path.is_file():
+        try:
+            with np.load(path) as stored:
+                raw = {key: stored[key] for key in ("x", "x_test", "y", "y_test")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            raw = None
+    if raw is None:
+        raw = _generate_mnist1d(seed)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as f:
+                np.savez(f, **raw)
+            os.replace(f.name, path)
+        except OSError:
+            pass  # no writable cache: generate again next time
+    arrays = (
+        np.asarray(raw["x"], dtype=np.float32),
+        np.asarray(raw["x_test"], dtype=np.float32),
+        np.asarray(raw["y"], dtype=np.int64),
+        np.asarray(raw["y_test"], dtype=np.int64),
+    )
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
+def load_mnist1d(seed: int = 42) -> DigitsData:
+    """MNIST-1D: 4,000 training and 1,000 test sequences of length 40, 10 classes.
+
+    Each example is one of ten 12-point templates, padded, translated, scaled, sheared
+    and given correlated and independent noise, then resampled to 40 points
+    (Greydanus 2020). ``mnist1d.data.make_dataset`` generates it on this machine, so
+    nothing is downloaded; ``seed=42`` is the published data set. The generator already
+    standardises the whole set (mean 0, standard deviation 1), so ``mean`` is 0 and
+    ``std`` is 1 for every position. Generating takes a few seconds, so the result is
+    cached in memory and on disk (``$RELU_COURSE_CACHE``, default
+    ``~/.cache/relu_course``); every call returns fresh tensors.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (42 gives the data of the paper).
+
+    Returns
+    -------
+    DigitsData
+        The same container as :func:`load_digits`: float32 inputs of shape ``(N, 40)``,
+        int64 labels 0..9, and ``mean``, ``std`` of shape ``(40,)``.
+
+    Examples
+    --------
+    >>> d = load_mnist1d()
+    >>> tuple(d.X_train.shape), tuple(d.X_test.shape), d.X_train.dtype, d.y_train.dtype
+    ((4000, 40), (1000, 40), torch.float32, torch.int64)
+    >>> torch.bincount(torch.cat([d.y_train, d.y_test])).tolist()
+    [500, 500, 500, 500, 500, 500, 500, 500, 500, 500]
+    """
+    _check_seed(seed)
+    X_tr, X_te, y_tr, y_te = _mnist1d_arrays(int(seed))
+    n_features = X_tr.shape[1]
+    return DigitsData(
+        X_train=torch.tensor(X_tr),
+        X_test=torch.tensor(X_te),
+        y_train=torch.tensor(y_tr),
+        y_test=torch.tensor(y_te),
+        mean=torch.zeros(n_features),
+        std=torch.ones(n_features),
+    )
+
+
+def mnist1d_loaders(
+    batch_size: int = 100, seed: int = 42, channels: bool = False
+) -> tuple[DataLoader, DataLoader]:
+    """Train and test ``DataLoader`` over :func:`load_mnist1d`.
+
+    As :func:`digits_loaders`: the training loader reshuffles every epoch from a
+    generator seeded with ``seed``; the test loader keeps a fixed order.
+
+    Parameters
+    ----------
+    batch_size : int
+        Examples per batch (the paper uses 100).
+    seed : int
+        Seed of the data set and of the shuffling.
+    channels : bool
+        ``False``: inputs of shape ``(B, 40)`` for an MLP. ``True``: ``(B, 1, 40)`` for
+        a one-dimensional convolutional network.
+
+    Returns
+    -------
+    tuple of DataLoader
+        ``(train_loader, test_loader)`` yielding ``(inputs, labels)``.
+
+    Examples
+    --------
+    >>> train, test = mnist1d_loaders(batch_size=50, channels=True)
+    >>> xb, yb = next(iter(train))
+    >>> tuple(xb.shape), tuple(yb.shape), len(train.dataset), len(test.dataset)
+    ((50, 1, 40), (50,), 4000, 1000)
+    """
+    d = load_mnist1d(seed=seed)
+    X_train, X_test = d.X_train, d.X_test
+    if channels:
+        X_train, X_test = X_train.unsqueeze(1), X_test.unsqueeze(1)
     return _loaders(X_train, d.y_train, X_test, d.y_test, batch_size, seed)
 
 

@@ -31,7 +31,9 @@ __all__ = [
     "plot_dead_units",
     "plot_decision_boundary",
     "plot_grad_norms",
+    "plot_histograms",
     "plot_history",
+    "plot_update_ratios",
     "style",
 ]
 
@@ -359,6 +361,119 @@ def plot_history(history: Any | Mapping[str, Any], *, title: str = "Training") -
         ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}: accuracy")
         ax_loss.legend()
         ax_acc.legend()
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Diagnostics over training
+# --------------------------------------------------------------------------------------
+
+
+def plot_histograms(
+    recorder: Any,
+    kind: str = "activation",
+    *,
+    bins: int = 40,
+    value_range: tuple[float, float] | None = None,
+    snapshots: int = 4,
+    title: str | None = None,
+) -> Figure:
+    """One panel per layer: histograms of recorded values at a few training steps.
+
+    Parameters
+    ----------
+    recorder : relu_course.diagnostics.ActivationRecorder
+        A recorder that has recorded some training steps.
+    kind : {"activation", "gradient"}
+        Layer outputs ``h`` or their gradients ``dL/dh``.
+    bins, value_range
+        As in :meth:`ActivationRecorder.histograms`.
+    snapshots : int
+        How many recorded steps to draw per panel, spread from the first to the last.
+    title : str, optional
+        Figure title; by default it names ``kind``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from relu_course.diagnostics import ActivationRecorder
+    >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 4), nn.Tanh())
+    >>> with ActivationRecorder(net) as rec:
+    ...     for _ in range(3):
+    ...         net(torch.randn(8, 3)).sum().backward()
+    ...         rec.step()
+    >>> fig = plot_histograms(rec, snapshots=2)
+    >>> len(fig.axes), len(fig.axes[0].lines)
+    (2, 2)
+    """
+    edges, counts = recorder.histograms(kind, bins=bins, value_range=value_range)
+    steps = recorder.steps(kind)
+    centers = (edges[:-1] + edges[1:]) / 2
+    label = "layer output h" if kind == "activation" else "gradient dL/dh"
+    with style():
+        fig, axes = _new_figure(len(counts), width=3.4, height=3.0)
+        axes = np.atleast_1d(axes)
+        for ax, (layer, rows) in zip(axes, counts.items(), strict=True):
+            picks = np.unique(np.linspace(0, len(rows) - 1, min(snapshots, len(rows))).round())
+            for j, i in enumerate(picks.astype(int)):
+                ax.plot(
+                    centers,
+                    100 * rows[i],
+                    color=PALETTE[j % 8],
+                    drawstyle="steps-mid",
+                    label=f"step {steps[layer][i]}",
+                )
+            ax.set(xlabel=label, ylabel="share of values (%)", title=f"layer {layer}")
+        axes[0].legend()
+        fig.suptitle(title or f"Histograms of {label} during training")
+    return fig
+
+
+def plot_update_ratios(
+    ratios: Mapping[str, Sequence[float]],
+    *,
+    steps: Sequence[int] | None = None,
+    reference: float | None = 1e-3,
+    title: str = "Update-to-data ratio per layer",
+) -> Figure:
+    """``log10(||Delta W|| / ||W||)`` per layer against the training step.
+
+    Parameters
+    ----------
+    ratios : dict of str to sequence of float
+        Per layer, one ratio per recorded step (from
+        :func:`relu_course.diagnostics.update_to_data_ratio`, collected over training).
+    steps : sequence of int, optional
+        The steps of the values; 0, 1, 2 ... by default.
+    reference : float or None
+        A horizontal guide line (1e-3 by default, a common rule of thumb); None for none.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_update_ratios({"0": [1e-2, 1e-3], "2": [1e-3, 1e-4]})
+    >>> len(fig.axes[0].lines), fig.axes[0].get_ylabel()
+    (3, 'log10 of ||ΔW|| / ||W||')
+    """
+    if not ratios:
+        raise ValueError("ratios is empty; collect update_to_data_ratio(...) over training")
+    with style():
+        fig, ax = _new_figure()
+        for layer, values in ratios.items():
+            x = np.arange(len(values)) if steps is None else np.asarray(steps)
+            ax.plot(x, np.log10(np.asarray(values, dtype=float)), label=f"layer {layer}")
+        if reference is not None:
+            ax.axhline(np.log10(reference), color="gray", linestyle=":", label="reference")
+        ax.set(xlabel="training step", ylabel="log10 of ||ΔW|| / ||W||", title=title)
+        ax.legend()
     return fig
 
 

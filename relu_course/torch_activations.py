@@ -37,13 +37,23 @@ from torch.autograd.function import FunctionCtx
 __all__ = [
     "ACTIVATION_NAMES",
     "CELU",
-    "CELUFunction",
     "ELU",
-    "ELUFunction",
+    "GATED_UNITS",
+    "GEGLU",
     "GELU",
-    "GELUFunction",
     "GELU_TANH_C",
     "GELU_TANH_K",
+    "GLU",
+    "RRELU_LOWER",
+    "RRELU_UPPER",
+    "SELU",
+    "SELU_ALPHA",
+    "SELU_SCALE",
+    "CELUFunction",
+    "ELUFunction",
+    "GEGLUFunction",
+    "GELUFunction",
+    "GLUFunction",
     "Hardswish",
     "HardswishFunction",
     "LeakyReLU",
@@ -54,30 +64,31 @@ __all__ = [
     "MishFunction",
     "PReLU",
     "PReLUFunction",
-    "RRELU_LOWER",
-    "RRELU_UPPER",
     "RReLU",
     "RReLUFunction",
     "ReLU",
     "ReLU6",
     "ReLU6Function",
     "ReLUFunction",
-    "SELU",
+    "ReLUSquared",
+    "ReLUSquaredFunction",
     "SELUFunction",
-    "SELU_ALPHA",
-    "SELU_SCALE",
     "SiLU",
     "SiLUFunction",
     "Sigmoid",
     "SigmoidFunction",
     "Softplus",
     "SoftplusFunction",
+    "SwiGLU",
+    "SwiGLUFunction",
     "Tanh",
     "TanhFunction",
     "celu",
     "elu",
+    "geglu",
     "gelu",
     "get_activation",
+    "glu",
     "hardswish",
     "leaky_relu",
     "maxout",
@@ -85,11 +96,13 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "relu_squared",
     "rrelu",
     "selu",
     "sigmoid",
     "silu",
     "softplus",
+    "swiglu",
     "tanh",
 ]
 
@@ -513,6 +526,75 @@ class MaxoutFunction(torch.autograd.Function):
         return grad_groups.flatten(ctx.dim, group_dim), None, None
 
 
+class ReLUSquaredFunction(torch.autograd.Function):
+    """relu_squared(x) = max(x, 0)^2;  relu_squared'(x) = 2 max(x, 0)  (0 at 0, no kink)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor) -> Tensor:
+        r = x.clamp_min(0.0)
+        ctx.save_for_backward(r)
+        return r * r
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> Tensor:
+        (r,) = ctx.saved_tensors
+        return grad_out * (2.0 * r)
+
+
+def _gelu_parts(x: Tensor, approximate: str) -> tuple[Tensor, Tensor]:
+    """(gelu(x), gelu'(x)), the formulas of :class:`GELUFunction` in one pass."""
+    if approximate == "tanh":
+        t = torch.tanh(GELU_TANH_C * x * (1.0 + GELU_TANH_K * x * x))
+        dinner = GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_K * x * x)
+        return 0.5 * x * (1.0 + t), 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner
+    cdf = torch.erf(x * _INV_SQRT_2).add_(1.0).mul_(0.5)
+    pdf = torch.exp(-0.5 * x * x).mul_(_INV_SQRT_2PI)
+    return x * cdf, torch.addcmul(cdf, x, pdf)
+
+
+def _gate_parts(b: Tensor, kind: str, approximate: str) -> tuple[Tensor, Tensor]:
+    """(gate(b), gate'(b)) for glu (sigmoid), geglu (gelu) and swiglu (silu)."""
+    s = torch.sigmoid(b)
+    if kind == "glu":
+        return s, s * (1.0 - s)
+    if kind == "swiglu":
+        y = b * s
+        return y, torch.addcmul(s, y, 1.0 - s)  # silu' = s + y (1 - s)
+    return _gelu_parts(b, approximate)
+
+
+class _GatedFunction(torch.autograd.Function):
+    """out = a * gate(b), (a, b) = x.chunk(2, dim);  d/da = gate(b), d/db = a * gate'(b).
+
+    The gate is sigmoid (GLU), GELU (GeGLU) or SiLU (SwiGLU); ``kind`` picks it.
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: Tensor, dim: int, kind: str, approximate: str) -> Tensor:
+        a, b = x.chunk(2, dim)
+        gate, slope = _gate_parts(b, kind, approximate)
+        ctx.save_for_backward(a, gate, slope)
+        ctx.dim = dim
+        return a * gate
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None, None, None]:
+        a, gate, slope = ctx.saved_tensors
+        return torch.cat((grad_out * gate, grad_out * a * slope), ctx.dim), None, None, None
+
+
+class GLUFunction(_GatedFunction):
+    """glu(x) = a * sigmoid(b);  d/da = sigmoid(b), d/db = a * sigmoid(b) (1 - sigmoid(b))."""
+
+
+class GEGLUFunction(_GatedFunction):
+    """geglu(x) = a * gelu(b);  d/da = gelu(b), d/db = a * gelu'(b)."""
+
+
+class SwiGLUFunction(_GatedFunction):
+    """swiglu(x) = a * silu(b);  d/da = silu(b), d/db = a * silu'(b)."""
+
+
 # --------------------------------------------------------------------------------------
 # Functional wrappers: torch.nn.functional's names and defaults
 # --------------------------------------------------------------------------------------
@@ -918,6 +1000,125 @@ def maxout(input: Tensor, k: int, dim: int = -1) -> Tensor:
     return MaxoutFunction.apply(input, k, dim)
 
 
+def relu_squared(input: Tensor) -> Tensor:
+    """relu_squared(x) = max(x, 0)^2 (So et al. 2021, "Primer"); the derivative is 2 max(x, 0).
+
+    Not in torch.nn.functional; it equals ``F.relu(x) ** 2``.
+
+    Parameters
+    ----------
+    input : Tensor
+        Floating-point tensor of any shape.
+
+    Returns
+    -------
+    Tensor
+        Same shape, dtype and device.
+
+    Examples
+    --------
+    >>> relu_squared(torch.tensor([-2.0, 0.0, 3.0]))
+    tensor([0., 0., 9.])
+    """
+    return ReLUSquaredFunction.apply(_check_tensor(input, "relu_squared"))
+
+
+def _gated(input: Tensor, dim: int, kind: str, approximate: str = "none") -> Tensor:
+    """Check the input of a gated unit and apply ``_GatedFunction`` of the given kind."""
+    _check_tensor(input, kind)
+    if input.dim() == 0:
+        raise ValueError(f"{kind} splits a dimension in two halves; got a 0-d tensor")
+    if not -input.dim() <= dim < input.dim():
+        raise ValueError(f"{kind}'s dim={dim} is out of range for a {input.dim()}-d input")
+    dim %= input.dim()
+    if input.shape[dim] % 2:
+        raise ValueError(
+            f"{kind} splits dim {dim} (size {input.shape[dim]}) into a value half and a gate "
+            "half, so its size must be even; make the layer before it output 2 * hidden"
+        )
+    cls = {"glu": GLUFunction, "geglu": GEGLUFunction, "swiglu": SwiGLUFunction}[kind]
+    return cls.apply(input, dim, kind, approximate)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """glu(x) = a * sigmoid(b), with a, b the first and second halves of x along ``dim``.
+
+    The gated linear unit of Dauphin et al. (2017), as ``torch.nn.functional.glu``.
+
+    Parameters
+    ----------
+    input : Tensor
+        Floating-point tensor with an even size along ``dim``.
+    dim : int, default -1
+        Dimension to split.
+
+    Returns
+    -------
+    Tensor
+        ``input``'s shape with half the size along ``dim``.
+
+    Examples
+    --------
+    >>> glu(torch.tensor([1.0, 2.0, 0.0, 100.0]))
+    tensor([0.5000, 2.0000])
+    """
+    return _gated(input, dim, "glu")
+
+
+def geglu(input: Tensor, dim: int = -1, approximate: str = "none") -> Tensor:
+    """geglu(x) = a * gelu(b) for the halves (a, b) of x along ``dim`` (Shazeer 2020).
+
+    Not in torch.nn.functional; it equals ``a * F.gelu(b, approximate=approximate)``.
+
+    Parameters
+    ----------
+    input : Tensor
+        Floating-point tensor with an even size along ``dim``.
+    dim : int, default -1
+        Dimension to split.
+    approximate : {"none", "tanh"}, default "none"
+        The GELU form of the gate.
+
+    Returns
+    -------
+    Tensor
+        ``input``'s shape with half the size along ``dim``.
+
+    Examples
+    --------
+    >>> geglu(torch.tensor([2.0, 3.0, 1.0, -1.0]))
+    tensor([ 1.6827, -0.4760])
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"geglu's approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _gated(input, dim, "geglu", approximate)
+
+
+def swiglu(input: Tensor, dim: int = -1) -> Tensor:
+    """swiglu(x) = a * silu(b) for the halves (a, b) of x along ``dim`` (Shazeer 2020).
+
+    Not in torch.nn.functional; it equals ``a * F.silu(b)``.
+
+    Parameters
+    ----------
+    input : Tensor
+        Floating-point tensor with an even size along ``dim``.
+    dim : int, default -1
+        Dimension to split.
+
+    Returns
+    -------
+    Tensor
+        ``input``'s shape with half the size along ``dim``.
+
+    Examples
+    --------
+    >>> swiglu(torch.tensor([2.0, 3.0, 1.0, -1.0]))
+    tensor([ 1.4621, -0.8068])
+    """
+    return _gated(input, dim, "swiglu")
+
+
 # --------------------------------------------------------------------------------------
 # Modules: torch.nn's names and defaults
 # --------------------------------------------------------------------------------------
@@ -1172,6 +1373,57 @@ class Maxout(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, k={self.k}"
 
 
+class ReLUSquared(nn.Module):
+    """relu_squared(x) = max(x, 0)^2 as a module (see :func:`relu_squared`)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return relu_squared(input)
+
+
+class GLU(nn.Module):
+    """glu(x) = a * sigmoid(b) over the halves of ``dim`` as a module (see :func:`glu`).
+
+    Put it after a Linear layer to ``2 * hidden`` features: ``Linear(d, 2h), GLU()`` is
+    the feed-forward gate ``(x W) * sigmoid(x V)`` with W and V stacked in one matrix.
+
+    Examples
+    --------
+    >>> GLU()(torch.zeros(5, 8)).shape
+    torch.Size([5, 4])
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class GEGLU(GLU):
+    """geglu(x) = a * gelu(b) over the halves of ``dim`` as a module (see :func:`geglu`)."""
+
+    def __init__(self, dim: int = -1, approximate: str = "none") -> None:
+        super().__init__(dim)
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        return geglu(input, self.dim, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, approximate={self.approximate!r}"
+
+
+class SwiGLU(GLU):
+    """swiglu(x) = a * silu(b) over the halves of ``dim`` as a module (see :func:`swiglu`)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return swiglu(input, self.dim)
+
+
 # --------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------
@@ -1198,6 +1450,10 @@ _REGISTRY: dict[str, tuple[type[nn.Module], Callable[..., nn.Module], dict[str, 
 }
 
 ACTIVATION_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+GATED_UNITS: dict[str, type[nn.Module]] = {"glu": GLU, "geglu": GEGLU, "swiglu": SwiGLU}
+"""Gated units of transformer feed-forward layers: they halve the width, so they stay out
+of :func:`get_activation`; build one directly after a Linear layer to ``2 * hidden``."""
 
 
 def _parameters_of(cls: type[nn.Module]) -> list[str]:
@@ -1244,6 +1500,10 @@ def get_activation(name: str, *, builtin: bool = False, **kw: Any) -> nn.Module:
         hint = " Maxout changes the width: build Maxout(in_features, out_features, k)." * (
             key == "maxout"
         )
+        if key in GATED_UNITS:
+            hint = f" {key} halves the width: build {GATED_UNITS[key].__name__}() (GATED_UNITS)."
+        if key == "relu_squared":
+            hint = " Torch has no squared ReLU module: build ReLUSquared()."
         raise ValueError(
             f"unknown activation {name!r}; valid names: {', '.join(ACTIVATION_NAMES)}.{hint}"
         )

@@ -8,14 +8,18 @@
 
 The progress bar (``tqdm.auto``) is off when ``progress=False``, when the environment sets
 ``RELU_COURSE_PROGRESS=0``, or inside nbgrader (``NBGRADER_EXECUTION`` is set), because
-nbgrader scores a test cell 0 when anything is written to stderr.
+nbgrader scores a test cell 0 when anything is written to stderr. Without ipywidgets (a
+plain ``pip install relu-course``) a notebook gets tqdm's text bar on stdout instead of
+the widget, and no ``TqdmWarning`` on stderr.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +28,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 __all__ = [
     "History",
@@ -320,6 +323,22 @@ def _show_progress(progress: bool | None) -> bool:
     return os.environ.get(PROGRESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def _progress_bar(iterable: Sequence[int], *, disable: bool, **kwargs: object):
+    """tqdm's notebook widget when ipywidgets is installed, else its text bar, silently.
+
+    ``tqdm.auto`` warns on stderr ("IProgress not found") in a kernel without ipywidgets;
+    there the text bar goes to stdout, so that a notebook shows it without a red box.
+    """
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+
+        if "ipykernel" in sys.modules:
+            kwargs["file"] = sys.stdout
+    return tqdm(iterable, disable=disable, **kwargs)
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
@@ -455,7 +474,7 @@ def train(
     model.to(dev)
     opt = _make_optimizer(model, optimizer, lr, momentum)
     history = History()
-    bar = tqdm(
+    bar = _progress_bar(
         range(1, epochs + 1), desc="train", unit="epoch", disable=not _show_progress(progress)
     )
     for epoch in bar:

@@ -13,7 +13,9 @@ harness that never runs student code (one sandbox per submission):
   student name the test uses (``build_mlp``, ``PReLU``, ...) is bound to a *proxy*;
 * the **student** process runs the setup cells and the student's own cells for the
   question (the solution cell and the cells it needs; never the test or scratch cells)
-  and serves the proxies' calls.
+  and serves the proxies' calls. As in the notebook, the earlier answers a question
+  builds on are then the course's (``checks_torch.COURSE_PARTS``), and each call is
+  watched for what the notebook forbids (``checks_torch.STATED_RULES``).
 
 Every call crosses a pipe as plain data (JSON; tensors as dtype, shape and raw bytes;
 never pickle): the arguments, torch's random-number state and grad mode go to the student
@@ -900,6 +902,12 @@ class _Server:
         self.graphs: dict[int, tuple[Any, list[Any]]] = {}
         self.ns = _namespace()
         self.errors: list[str] = []
+        # Taken before any student code runs: the notebook's stated rules, watched during
+        # every call, and the course's own earlier parts, as the test cell uses them.
+        from relu_course import checks_torch
+
+        self.rules = checks_torch.stated_rules
+        self.parts = {n: dict(checks_torch.COURSE_PARTS.get(n, {})) for n in job["names"]}
 
     def handle_of(self, obj: Any) -> int:
         key = id(obj)
@@ -928,6 +936,8 @@ class _Server:
             _exec_statements(cell, self.ns, f"<setup {i}>")
         for label, cell in self.job["cells"]:
             self.errors += _exec_statements(cell, self.ns, f"<{label}>")
+        for parts in self.parts.values():  # as checks_torch.course_parts does in the notebook
+            self.ns.update(parts)
         names: dict[str, Any] = {}
         for name in self.job["names"]:
             if name not in self.ns:
@@ -993,12 +1003,18 @@ class _Server:
             module_inputs = self.load_params(target, req)
         rep: dict[str, Any] = {}
         try:
-            with torch.set_grad_enabled(bool(req.get("grad", True))), warnings.catch_warnings():
+            with (
+                torch.set_grad_enabled(bool(req.get("grad", True))),
+                warnings.catch_warnings(),
+                self.rules(self.job["names"]) as broken,
+            ):
                 warnings.simplefilter("ignore")
                 if differentiable and isinstance(target, type):
                     result = target.apply(*args, **kwargs)
                 else:
                     result = target(*args, **kwargs)
+            if broken:  # a rule the notebook states (checks_torch.STATED_RULES)
+                raise AssertionError(broken[0])
             rep["ok"] = self.encoder(objs)(result)
             inputs = [o for o in objs if isinstance(o, torch.Tensor)] + module_inputs
             if (

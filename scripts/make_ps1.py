@@ -16,6 +16,7 @@ tests first, then hidden ones between the hidden-test markers.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ASSIGNMENT = "ps1_activations"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "_ext"))
+from notebook_twins import install_line  # noqa: E402 - the one install line (README, twins)
+
 OUT = REPO_ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -39,7 +43,7 @@ def code(text: str) -> nbformat.NotebookNode:
 
 def setup_cell(text: str) -> nbformat.NotebookNode:
     """A locked, ungraded cell: nbgrader restores it as written here when grading."""
-    cell = code(text)
+    cell = code(text.replace("INSTALL_LINE", install_line(REPO_ROOT)))
     cell.metadata["nbgrader"] = {
         "grade": False, "grade_id": "setup", "locked": True, "schema_version": 3,
         "solution": False, "task": False,
@@ -111,16 +115,10 @@ notebook is graded.
 """),
     setup_cell(r"""
 # Setup: run this cell first. It installs the course package when it is missing.
-import subprocess
-import sys
-
 try:
     import relu_course
 except ImportError:  # Colab or a fresh environment
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "relu-course @ git+https://github.com/relu-course/relu-course"]
-    )
+    INSTALL_LINE
     import relu_course
 
 import os
@@ -146,18 +144,25 @@ The graders check exactly this, for each of your functions:
 
 * **Input**: a NumPy array of floats, `float32` or `float64`, of any shape, including a
   0-d array (`np.array(1.5)`) and an empty one (`np.zeros((0, 3))`).
-* **Output**: an `np.ndarray` (not a Python list or float, not a NumPy scalar, not a
-  subclass) with the **same shape and dtype** as the input. NumPy's ufuncs turn a 0-d
-  array into a scalar (`np.maximum(np.array(2.0), 0)` is a `np.float64`), so wrap your
-  result: `np.asarray(result, dtype=x.dtype)`.
+* **Output**: an `np.ndarray` (not a Python list or float, not a subclass) with the
+  **same shape and dtype** as the input. For a 0-d input a NumPy scalar of the input's
+  dtype is fine too: that is what NumPy's own functions return
+  (`np.maximum(np.array(2.0), 0)` is a `np.float64`), so `np.maximum(x, 0)` and
+  `x * (x > 0)` meet the contract as they are.
 * **Your input stays as it was**: never write into `x`.
 * **Values** are correct (to float precision) and finite for every finite `x` with
   `|x| <= 1e4`. That rules out formulas that compute `inf / inf` or `0 * inf` on the way.
+  An intermediate `inf` that ends in the right finite value is fine: the textbook
+  sigmoid `1 / (1 + np.exp(-x))` computes `np.exp(1e4) = inf` at `x = -1e4`, then
+  `1 / inf = 0`, which is correct, so it keeps full marks (NumPy prints an overflow
+  warning; see below).
 * **Kinks follow PyTorch**: where a function has a corner, the derivative takes the
   left-hand (negative-side) value: `relu_grad(0) = 0`,
   `leaky_relu_grad(0) = negative_slope`, `elu_grad(0) = alpha`.
 * **Parameters other than the defaults work**: `negative_slope` may be any number,
   even larger than 1; `alpha` any positive number.
+* **float32 stays float32**: a `float32` input gives `float32` results. Comparisons
+  such as `x > 0` give booleans: convert them, `(x > 0).astype(x.dtype)`.
 * NaN inputs are not graded.
 * `numerical_grad(f, x, eps)` gets a function `f` that maps an array to a float; it
   returns an `np.ndarray` of `x`'s shape holding central differences taken one element
@@ -170,7 +175,10 @@ function and you keep full marks. Wrong values still lose them.
 You can run the checks yourself at any time:
 `check_activation(relu, "relu")` runs the basic battery, `level="full"` the broader one.
 A failed check names the input, the expected and the received value, and the mistake it
-most likely comes from.
+most likely comes from. Each test cell below runs that check first, and the basic
+battery already holds one case of every rule above (a non-default parameter, `+-1e4`,
+`float32`, a 0-d and an empty input); the hidden tests only add more inputs of the same
+kinds.
 """),
     md(r"""
 ## 1. ReLU (3 points)
@@ -192,11 +200,12 @@ the positive side, so a gradient that flows through an active unit is not shrunk
         "test_relu",
         1,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(relu, "relu", level="basic")
 x = np.array([-2.0, -0.5, 0.0, 0.5, 3.0])
 y = relu(x)
 assert isinstance(y, np.ndarray), f"relu must return an np.ndarray, got {type(y).__name__}"
 assert np.allclose(y, [0.0, 0.0, 0.0, 0.5, 3.0]), f"relu({x}) should be [0 0 0 0.5 3], got {y}"
-check_activation(relu, "relu", level="basic")
 """,
         """
 check_activation(relu, "relu", level="full")
@@ -213,11 +222,12 @@ check_activation(relu, "relu", level="full")
         "test_relu_grad",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(relu_grad, "relu", grad=True, level="basic")
 x = np.array([-2.0, 0.0, 0.5, 3.0])
 g = relu_grad(x)
 assert np.allclose(g, [0.0, 0.0, 1.0, 1.0]), f"relu_grad({x}) should be [0 0 1 1], got {g}"
 assert relu_grad(np.array(0.0)) == 0.0, "at the kink x = 0, relu_grad must be 0 (as PyTorch)"
-check_activation(relu_grad, "relu", grad=True, level="basic")
 """,
         """
 check_activation(relu_grad, "relu", grad=True, level="full")
@@ -232,7 +242,8 @@ $$\operatorname{leaky}(x) = \begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases
 A ReLU unit whose input is negative for every example passes no gradient back and
 stops learning. Leaky ReLU keeps a small slope `a` (PyTorch's default is 0.01) on the
 negative side so such a unit can recover. Beware of shortcuts that hold only for
-`0 <= a <= 1`: the tests also use slopes above 1.
+some slopes: `np.maximum(a * x, x)` equals Leaky ReLU for every `a <= 1` (negative
+ones included), but not above 1, and the tests also use slopes above 1.
 """),
     solution(
         "leaky_relu",
@@ -245,12 +256,13 @@ negative side so such a unit can recover. Beware of shortcuts that hold only for
         "test_leaky_relu",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(leaky_relu, "leaky_relu", level="basic")
 x = np.array([-2.0, 0.0, 3.0])
 y = leaky_relu(x)
 assert np.allclose(y, [-0.02, 0.0, 3.0]), f"leaky_relu({x}) should be [-0.02 0 3], got {y}"
 y = leaky_relu(x, negative_slope=0.5)
 assert np.allclose(y, [-1.0, 0.0, 3.0]), f"with negative_slope=0.5 expected [-1 0 3], got {y}"
-check_activation(leaky_relu, "leaky_relu", level="basic")
 """,
         """
 y = leaky_relu(np.array([-1.0, 2.0]), negative_slope=3.0)
@@ -269,10 +281,11 @@ check_activation(leaky_relu, "leaky_relu", level="full")
         "test_leaky_relu_grad",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(leaky_relu_grad, "leaky_relu", grad=True, level="basic")
 x = np.array([-2.0, 0.0, 3.0])
 g = leaky_relu_grad(x)
 assert np.allclose(g, [0.01, 0.01, 1.0]), f"leaky_relu_grad({x}) should be [0.01 0.01 1], got {g}"
-check_activation(leaky_relu_grad, "leaky_relu", grad=True, level="basic")
 """,
         """
 g = leaky_relu_grad(np.array([-1.0, 0.0, 2.0]), negative_slope=3.0)
@@ -304,11 +317,12 @@ $e^x - 1$ accurately for small $x$.
         "test_elu",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(elu, "elu", level="basic")
 x = np.array([-1.0, 0.0, 2.0])
 y = elu(x)
 expected = [np.exp(-1.0) - 1.0, 0.0, 2.0]
 assert np.allclose(y, expected), f"elu({x}) should be {expected}, got {y}"
-check_activation(elu, "elu", level="basic")
 """,
         """
 y = elu(np.array([-1.0, 2.0]), alpha=2.0)
@@ -327,11 +341,12 @@ check_activation(elu, "elu", level="full")
         "test_elu_grad",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(elu_grad, "elu", grad=True, level="basic")
 x = np.array([-1.0, 0.0, 2.0])
 g = elu_grad(x)
 expected = [np.exp(-1.0), 1.0, 1.0]
 assert np.allclose(g, expected), f"elu_grad({x}) should be {expected}, got {g}"
-check_activation(elu_grad, "elu", grad=True, level="basic")
 """,
         """
 g = elu_grad(np.array([-1.0, 0.0, 2.0]), alpha=2.0)
@@ -347,9 +362,11 @@ $$\sigma(x) = \frac{1}{1 + e^{-x}}, \qquad \sigma'(x) = \sigma(x)\,\bigl(1 - \si
 
 The sigmoid squashes every input into $(0, 1)$. Its slope is at most $1/4$ (at
 $x = 0$), which is why a deep stack of sigmoids shrinks gradients layer after layer.
-The textbook formula overflows for large negative $x$ in `np.exp(-x)`, and the
-rearranged $e^x / (1 + e^x)$ gives `inf / inf = nan` for large positive $x$. A
-stable version uses only $e^{-|x|}$, which never exceeds 1.
+The textbook formula `1 / (1 + np.exp(-x))` overflows in `np.exp(-x)` for large
+negative $x$: NumPy warns, but $1 / (1 + \infty) = 0$ is the right value, so the
+formula is correct and keeps full marks. The rearranged $e^x / (1 + e^x)$ is not: it
+gives `inf / inf = nan` for large positive $x$. A version that never overflows (and
+never warns) uses only $e^{-|x|}$, which never exceeds 1.
 """),
     solution(
         "sigmoid",
@@ -362,12 +379,13 @@ stable version uses only $e^{-|x|}$, which never exceeds 1.
         "test_sigmoid",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(sigmoid, "sigmoid", level="basic")
 x = np.array([-1.0, 0.0, 1.0])
 y = sigmoid(x)
 expected = 1.0 / (1.0 + np.exp(-x))
 assert np.allclose(y, expected), f"sigmoid({x}) should be {expected}, got {y}"
 assert sigmoid(np.array(0.0)) == 0.5, "sigmoid(0) must be exactly 0.5"
-check_activation(sigmoid, "sigmoid", level="basic")
 """,
         """
 with np.errstate(all="ignore"):  # an overflow warning costs nothing; a wrong value does
@@ -388,11 +406,12 @@ check_activation(sigmoid, "sigmoid", level="full")
         "test_sigmoid_grad",
         1,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(sigmoid_grad, "sigmoid", grad=True, level="basic")
 x = np.array([-1.0, 0.0, 1.0])
 g = sigmoid_grad(x)
 s = 1.0 / (1.0 + np.exp(-x))
 assert np.allclose(g, s * (1 - s)), f"sigmoid_grad({x}) should be {s * (1 - s)}, got {g}"
-check_activation(sigmoid_grad, "sigmoid", grad=True, level="basic")
 """,
         """
 with np.errstate(all="ignore"):
@@ -428,11 +447,12 @@ for negative inputs; its derivative at 0 is exactly $1/2$.
         "test_gelu",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(gelu, "gelu", level="basic")
 x = np.array([-1.0, 0.0, 1.0])
 y = gelu(x)
 expected = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
 assert np.allclose(y, expected, atol=1e-6), f"gelu({x}) should be {expected}, got {y}"
-check_activation(gelu, "gelu", level="basic")
 """,
         """
 check_activation(gelu, "gelu", level="full")
@@ -452,6 +472,8 @@ check_activation(gelu, "gelu", level="full")
         "test_gelu_grad",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_activation(gelu_grad, "gelu", grad=True, level="basic")
 assert np.allclose(gelu_grad(np.array(0.0)), 0.5), "gelu_grad(0) should be exactly 1/2"
 x = np.array([-1.0, 0.0, 1.0])
 g = gelu_grad(x)
@@ -463,7 +485,6 @@ def reference_gelu(v):
 
 slope = (reference_gelu(x + 1e-6) - reference_gelu(x - 1e-6)) / 2e-6  # measured slope
 assert np.allclose(g, slope, atol=1e-6), f"gelu_grad({x}) should be {slope}, got {g}"
-check_activation(gelu_grad, "gelu", grad=True, level="basic")
 """,
         """
 check_activation(gelu_grad, "gelu", grad=True, level="full")
@@ -520,11 +541,12 @@ Write `numerical_grad(f, x, eps)`: it returns an array of `x`'s shape whose elem
         "test_numerical_grad",
         2,
         """
+# The check first: a failure names the input, expected, received value and a hint.
+check_numerical_grad(numerical_grad, level="basic")
 x = np.array([1.0, -2.0, 3.0])
 g = numerical_grad(lambda v: float(np.sum(v**2)), x)
 assert np.allclose(g, 2 * x, atol=1e-4), f"the gradient of sum(x**2) at {x} is {2 * x}, got {g}"
 assert np.array_equal(x, [1.0, -2.0, 3.0]), "numerical_grad must leave x unchanged"
-check_numerical_grad(numerical_grad, level="basic")
 """,
         """
 check_numerical_grad(numerical_grad, level="full")

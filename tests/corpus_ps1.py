@@ -28,7 +28,8 @@ WRONG: dict[str, list[tuple[str, str]]] = {
     "relu": [
         ("returns a list", "def relu(x):\n    return [max(v, 0.0) for v in x.ravel()]\n"),
         ("float64 for float32 input", "def relu(x):\n    return np.maximum(x.astype(np.float64), 0.0)\n"),
-        ("scalar for 0-d input", "def relu(x):\n    return x * (x > 0)\n"),
+        ("Python float for 0-d input", "def relu(x):\n    y = np.maximum(x, 0)\n    return float(y) if x.ndim == 0 else y\n"),
+        ("float64 scalar for 0-d float32 input", "def relu(x):\n    if x.ndim == 0:\n        return np.float64(max(float(x), 0.0))\n    return np.maximum(x, 0)\n"),
         ("ndarray subclass", "def relu(x):\n    class Tagged(np.ndarray):\n        pass\n\n    return np.where(x > 0, x, 0.0).view(Tagged)\n"),
         ("np.matrix", "def relu(x):\n    return np.asmatrix(np.where(x > 0, x, 0.0))\n"),
         ("mutates the input", "def relu(x):\n    x[x < 0] = 0\n    return x\n"),
@@ -40,6 +41,7 @@ WRONG: dict[str, list[tuple[str, str]]] = {
         ("grad at 0 is 1", "def relu_grad(x):\n    return (x >= 0).astype(x.dtype)\n"),
         ("grad at 0 is 0.5", "def relu_grad(x):\n    return np.where(x > 0, 1.0, np.where(x == 0, 0.5, 0.0)).astype(x.dtype)\n"),
         ("bool dtype", "def relu_grad(x):\n    return x > 0\n"),
+        ("int dtype for 0-d input", "def relu_grad(x):\n    return (x > 0).astype(x.dtype) if x.ndim else int(x > 0)\n"),
         ("float64 for float32", "def relu_grad(x):\n    return np.where(x > 0, 1.0, 0.0)\n"),
         ("returns relu", "def relu_grad(x):\n    return np.where(x > 0, x, 0.0)\n"),
         ("mutates the input", "def relu_grad(x):\n    x[x > 0] = 1\n    x[x <= 0] = 0\n    return x\n"),
@@ -80,7 +82,7 @@ WRONG: dict[str, list[tuple[str, str]]] = {
         ("tanh instead", "def sigmoid(x):\n    return np.tanh(x)\n"),
         ("returns a list", "def sigmoid(x):\n    import math\n    return [1 / (1 + math.exp(-v)) for v in x.ravel()]\n"),
         ("float64 for float32", "def sigmoid(x):\n    return 1 / (1 + np.exp(-x.astype(np.float64)))\n"),
-        ("scalar for 0-d", "def sigmoid(x):\n    return 0.5 * (1 + np.tanh(0.5 * x))\n"),
+        ("Python float for 0-d input", "def sigmoid(x):\n    import math\n    if x.ndim == 0:\n        return 1 / (1 + math.exp(-float(x)))\n    return 1 / (1 + np.exp(-x))\n"),
         ("mutates the input", "def sigmoid(x):\n    np.negative(x, out=x)\n    np.exp(x, out=x)\n    x += 1\n    np.reciprocal(x, out=x)\n    return x\n"),
     ],
     "sigmoid_grad": [
@@ -117,6 +119,8 @@ WRONG: dict[str, list[tuple[str, str]]] = {
 
 CORRECT: dict[str, list[tuple[str, str]]] = {
     "relu": [
+        ("textbook np.maximum(x, 0)", "def relu(x):\n    return np.maximum(x, 0)\n"),
+        ("textbook x * (x > 0)", "def relu(x):\n    return x * (x > 0)\n"),
         ("np.where", "def relu(x):\n    return np.where(x > 0, x, 0.0)\n"),
         ("np.maximum with out", "def relu(x):\n    return np.maximum(x, 0, out=np.empty_like(x))\n"),
         ("x*(x>0) wrapped", "def relu(x):\n    return np.asarray(x * (x > 0), dtype=x.dtype)\n"),
@@ -126,12 +130,14 @@ CORRECT: dict[str, list[tuple[str, str]]] = {
         ("python loop over ndindex", "def relu(x):\n    y = np.empty_like(x)\n    for i in np.ndindex(x.shape):\n        y[i] = x[i] if x[i] > 0 else 0.0\n    return y\n"),
     ],
     "relu_grad": [
+        ("textbook (x > 0).astype(x.dtype)", "def relu_grad(x):\n    return (x > 0).astype(x.dtype)\n"),
         ("asarray then astype", "def relu_grad(x):\n    return np.asarray(x > 0).astype(x.dtype)\n"),
         ("np.where typed", "def relu_grad(x):\n    return np.where(x > 0, 1.0, 0.0).astype(x.dtype)\n"),
         ("np.heaviside", "def relu_grad(x):\n    return np.asarray(np.heaviside(x, 0.0), dtype=x.dtype)\n"),
         ("zeros_like then assign", "def relu_grad(x):\n    g = np.zeros_like(x)\n    g[x > 0] = 1\n    return g\n"),
     ],
     "leaky_relu": [
+        ("np.where, unwrapped", "def leaky_relu(x, negative_slope=0.01):\n    return np.where(x > 0, x, negative_slope * x)[()]\n"),
         ("np.where", "def leaky_relu(x, negative_slope=0.01):\n    return np.where(x > 0, x, negative_slope * x)\n"),
         ("relu parts", "def leaky_relu(x, negative_slope=0.01):\n    return np.asarray(np.maximum(x, 0) + negative_slope * np.minimum(x, 0), dtype=x.dtype)\n"),
         ("copy then scale", "def leaky_relu(x, negative_slope=0.01):\n    y = x.copy()\n    y[y < 0] *= negative_slope\n    return y\n"),
@@ -156,6 +162,8 @@ CORRECT: dict[str, list[tuple[str, str]]] = {
         ("elu + alpha on the negative side", "def elu_grad(x, alpha=1.0):\n    e = alpha * np.expm1(np.minimum(x, 0))\n    return np.where(x > 0, 1.0, e + alpha).astype(x.dtype)\n"),
     ],
     "sigmoid": [
+        ("textbook 1 / (1 + np.exp(-x)) (warns at -1e4)", "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n"),
+        ("tanh form, unwrapped", "def sigmoid(x):\n    return 0.5 * (1 + np.tanh(0.5 * x))\n"),
         ("naive 1/(1+exp(-x)) wrapped", "def sigmoid(x):\n    return np.asarray(1 / (1 + np.exp(-x)), dtype=x.dtype)\n"),
         ("stable two-branch", "def sigmoid(x):\n    e = np.exp(-np.abs(x))\n    return np.asarray(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), dtype=x.dtype)\n"),
         ("tanh form", "def sigmoid(x):\n    return np.asarray(0.5 * (1 + np.tanh(0.5 * x)), dtype=x.dtype)\n"),

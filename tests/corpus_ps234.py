@@ -5,8 +5,9 @@ into the cell whose grade id is ``grade_id``). tests/test_ps234.py autogrades th
 the real nbgrader and asserts that
 
 * a wrong variant loses points on its own test cell (``test_<grade_id>``), and on no
-  test cell outside ``affects`` (the questions whose tests use this function: a wrong
-  ``he_normal_`` also spoils ``build_mlp``, which is built on it);
+  test cell outside ``affects`` (empty everywhere: a test of a later question uses the
+  course's version of the earlier answers, so a wrong ``he_normal_`` costs only its own
+  question, not ``build_mlp``'s too);
 * a correct variant keeps full marks everywhere.
 
 Each wrong variant's ``why`` names the mistake it models.
@@ -39,6 +40,9 @@ class Variant:
         return {self.test_id, *self.affects}
 
 
+#: How long the slow but honest ps4 trainer takes: close to the stated 55 s budget.
+SLOW_TRAINER_SECONDS = 52.9
+
 PS2 = "ps2_vanishing_gradients"
 PS3 = "ps3_dying_relu"
 PS4 = "ps4_gpu_training"
@@ -58,8 +62,6 @@ def right(assignment: str, grade_id: str, name: str, source: str) -> Variant:
     return _v(assignment, grade_id, name, source, correct=True)
 
 
-_BUILD = ("test_build_mlp",)  # build_mlp draws its weights with the student's init
-
 # ------------------------------------------------------------------------ ps2: xavier
 
 XAVIER = [
@@ -74,7 +76,6 @@ def xavier_normal_(weight):
         weight.normal_(0.0, math.sqrt(1.0 / weight.shape[1]))
     return weight
 """,
-        affects=_BUILD,
     ),
     wrong(
         PS2,
@@ -88,7 +89,6 @@ def xavier_normal_(weight):
         weight.uniform_(-std, std)
     return weight
 """,
-        affects=_BUILD,
     ),
     wrong(
         PS2,
@@ -100,7 +100,6 @@ def xavier_normal_(weight):
     std = math.sqrt(2.0 / (weight.shape[0] + weight.shape[1]))
     return torch.randn(weight.shape) * std
 """,
-        affects=_BUILD,
     ),
     wrong(
         PS2,
@@ -114,7 +113,16 @@ def xavier_normal_(weight):
         weight.normal_(0.0, std)
     return weight
 """,
-        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "xavier_normal_",
+        "nn_init_xavier",
+        "torch.nn.init.xavier_normal_, which the notebook forbids",
+        """
+def xavier_normal_(weight):
+    return nn.init.xavier_normal_(weight)
+""",
     ),
     right(
         PS2,
@@ -156,7 +164,6 @@ def he_normal_(weight):
         weight.normal_(0.0, math.sqrt(1.0 / weight[0].numel()))
     return weight
 """,
-        affects=_BUILD,
     ),
     wrong(
         PS2,
@@ -169,7 +176,6 @@ def he_normal_(weight):
         weight.normal_(0.0, math.sqrt(2.0 / weight.shape[0]))
     return weight
 """,
-        affects=_BUILD,
     ),
     wrong(
         PS2,
@@ -180,7 +186,6 @@ def he_normal_(weight):
 def he_normal_(weight):
     return weight.normal_(0.0, math.sqrt(2.0 / weight[0].numel()))
 """,
-        affects=_BUILD,
     ),
     wrong(
         PS2,
@@ -194,7 +199,19 @@ def he_normal_(weight):
         weight.uniform_(-bound, bound)
     return weight
 """,
-        affects=_BUILD,
+    ),
+    wrong(
+        PS2,
+        "he_normal_",
+        "nn_init_kaiming",
+        "torch.nn.init.kaiming_normal_, which the notebook forbids",
+        """
+from torch.nn.init import kaiming_normal_
+
+
+def he_normal_(weight):
+    return kaiming_normal_(weight, nonlinearity="relu")
+""",
     ),
     right(
         PS2,
@@ -975,6 +992,29 @@ PRELU = [
         return torch.where(x > 0, x, w * x)
 """,
     ),
+    wrong(
+        PS4,
+        "PReLU",
+        "f_prelu",
+        "F.prelu, which the notebook forbids",
+        _PRELU_INIT
+        + """
+        self.weight = nn.Parameter(torch.full((num_parameters,), float(init)))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+""",
+    ),
+    wrong(
+        PS4,
+        "PReLU",
+        "nn_prelu_subclass",
+        "a subclass of nn.PReLU (it calls F.prelu, which the notebook forbids)",
+        """
+class PReLU(nn.PReLU):
+    pass
+""",
+    ),
     right(
         PS4,
         "PReLU",
@@ -1044,6 +1084,51 @@ def train_digits_model(X_train, y_train, device):
             opt.zero_grad()
             F.cross_entropy(model(xb), yb).backward()
             opt.step()
+    return model
+""",
+    ),
+    right(
+        PS4,
+        "train_digits_model",
+        "own_prelu",
+        """
+def train_digits_model(X_train, y_train, device):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), PReLU(), nn.Linear(128, 10)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(20):
+        order = torch.randperm(len(X_train))
+        for start in range(0, len(X_train), 64):
+            batch = order[start:start + 64]
+            loss = F.cross_entropy(model(X_train[batch].to(device)), y_train[batch].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model
+""",
+    ),
+    right(
+        PS4,
+        "train_digits_model",
+        "slow_53_s",
+        f"""
+def train_digits_model(X_train, y_train, device):
+    # An honest answer that uses most of the stated budget (55 s): it trains, then
+    # waits until {SLOW_TRAINER_SECONDS} s have passed, like a slow laptop would.
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    X, y = X_train.to(device), y_train.to(device)
+    for _ in range(20):
+        order = torch.randperm(len(X), device=device)
+        for first in range(0, len(X), 64):
+            batch = order[first:first + 64]
+            loss = F.cross_entropy(model(X[batch]), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    time.sleep(max(0.0, {SLOW_TRAINER_SECONDS} - (time.perf_counter() - start)))
     return model
 """,
     ),

@@ -410,3 +410,67 @@ def test_registry_names_and_constants() -> None:
     assert A.get("rrelu").params == {"lower": 1 / 8, "upper": 1 / 3}
     for act in A.ACTIVATIONS.values():
         assert act.name in A.ACTIVATIONS and callable(getattr(F, act.torch_name))
+
+
+# ------------------------------------------------------- gated units and squared ReLU
+
+
+GATED = [
+    ("glu", lambda t: F.glu(t, dim=-1)),
+    ("geglu", lambda t: t.chunk(2, -1)[0] * F.gelu(t.chunk(2, -1)[1])),
+    ("swiglu", lambda t: t.chunk(2, -1)[0] * F.silu(t.chunk(2, -1)[1])),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("name", "reference"), GATED, ids=[g[0] for g in GATED])
+def test_gated_units_and_their_grads_match_torch(name: str, reference: Callable, dtype) -> None:
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((4, 3, 10)) * 3).astype(dtype)
+    g = rng.standard_normal((4, 3, 5)).astype(dtype)
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    y_t = reference(t)
+    y_t.backward(torch.tensor(g, dtype=torch.float64))
+    y = getattr(A, name)(x)
+    assert type(y) is np.ndarray and y.dtype == dtype and y.shape == (4, 3, 5)
+    np.testing.assert_allclose(y, y_t.detach().numpy(), **TOL[dtype])
+    dx = getattr(A, f"{name}_grad")(x, grad_out=g)
+    assert dx.shape == x.shape and dx.dtype == dtype
+    np.testing.assert_allclose(dx, t.grad.numpy(), rtol=TOL[dtype]["rtol"] * 5, atol=1e-5)
+
+
+def test_gated_units_split_any_axis_and_reject_odd_sizes() -> None:
+    x = np.arange(24, dtype=np.float64).reshape(2, 4, 3) / 10
+    t = torch.tensor(x)
+    np.testing.assert_allclose(A.glu(x, axis=1), F.glu(t, dim=1).numpy(), rtol=1e-12)
+    assert A.swiglu_grad(x, axis=1).shape == x.shape
+    with pytest.raises(ValueError, match="must be even"):
+        A.swiglu(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="0-d"):
+        A.glu(np.ones(()))
+    with pytest.raises(ValueError, match="grad_out must have the output's shape"):
+        A.glu_grad(np.ones((2, 4)), grad_out=np.ones((2, 4)))
+
+
+def test_geglu_tanh_form_matches_torch() -> None:
+    x = np.linspace(-5, 5, 20)
+    a, b = torch.tensor(x).chunk(2)
+    np.testing.assert_allclose(
+        A.geglu(x, approximate="tanh"), (a * F.gelu(b, approximate="tanh")).numpy(), rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="approximate"):
+        A.geglu(x, approximate="erf")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_squared_and_grad_match_torch_and_keep_relus_zeros(dtype) -> None:
+    x = np.array([-1e4, -2.0, -0.0, 0.0, 1e-7, 0.5, 3.0, 100.0], dtype=dtype)
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    (F.relu(t) ** 2).sum().backward()
+    y = A.relu_squared(x)
+    np.testing.assert_allclose(y, (F.relu(t) ** 2).detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(A.relu_squared_grad(x), t.grad.numpy(), **TOL[dtype])
+    assert np.all(y[:4] == 0) and np.all(A.relu_squared_grad(x)[:4] == 0)
+    assert A.relu_squared(np.ones((2, 0))).shape == (2, 0)
+    with pytest.raises(TypeError, match="np.asarray"):
+        A.relu_squared([1.0, 2.0])

@@ -20,7 +20,9 @@ so a failure names every page and element at fault, not just the first:
 * the Colab and Binder launch buttons point to ``.ipynb`` files tracked in this
   repository, on the repository and branch ``_config.yml`` names, and every chapter
   with a notebook twin (``notebooks/<chapter>.ipynb``) has a Colab button;
-* the search page finds "dying" and links to the dying-ReLU chapter.
+* the search page finds "dying" and links to the dying-ReLU chapter;
+* each interactive figure (``relu_course.interactive``) answers its controls: moving a
+  slider with the keyboard, or choosing from a menu, changes the data that is drawn.
 
 Screenshots of three representative pages at desktop (1280x800) and phone (390x844)
 width are written to ``_build/screenshots/`` (next to ``_build/html``).
@@ -618,3 +620,105 @@ def test_screenshots(browser: Any, base_url: str, site: Path, viewport: str) -> 
     for target in written:
         assert target.stat().st_size > 10_000, f"{target} is suspiciously small (blank page?)"
     assert not overflow, "pages scroll sideways: " + "; ".join(overflow)
+
+
+# --------------------------------------------------------------------------------------
+# Interactive figures: a control moved, the drawn data changes
+
+JS_MODEL_DATA = """
+(name) => {
+  if (!window.Bokeh) return null;
+  const plain = v => (v && typeof v === 'object' && typeof v.length === 'number')
+    ? Array.from(v, plain) : v;
+  for (const doc of Bokeh.documents) {
+    const model = doc.get_model_by_name(name);
+    if (model) return JSON.stringify(Object.fromEntries(
+      Object.entries(model.data).map(([k, v]) => [k, plain(v)])));
+  }
+  return null;
+}
+"""
+
+#: (page, id of the figure block, name of the data source drawn, the controls to move:
+#: ("select", index of the <select> in the block, option value) or ("slider", index of
+#: the slider in the block, key presses)).
+INTERACTIVE_FIGURES = [
+    (
+        "chapters/05_variants.html",
+        "fig-explorer-interactive",
+        "explorer-curve",
+        [("select", 0, "leaky_relu"), ("slider", 0, "ArrowRight")],
+    ),
+    (
+        "chapters/03_vanishing_gradients.html",
+        "fig-depth-interactive",
+        "depth-source",
+        [("select", 1, "Xavier"), ("select", 0, "tanh"), ("select", 2, "10")],
+    ),
+    (
+        "chapters/04_dying_relu.html",
+        "fig-dying-interactive",
+        "dying-bars",
+        [("slider", 0, "End"), ("slider", 1, "ArrowRight")],
+    ),
+    (
+        "chapters/01_why_nonlinearity.html",
+        "fig-regions-interactive",
+        "regions-source",
+        [("slider", 0, "ArrowRight"), ("slider", 1, "End")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "block", "source", "moves"),
+    INTERACTIVE_FIGURES,
+    ids=[f[1] for f in INTERACTIVE_FIGURES],
+)
+def test_interactive_figure_answers_its_controls(
+    browser: Any, base_url: str, path: str, block: str, source: str, moves: list
+) -> None:
+    """Each move of a control (keyboard on a slider, a choice in a menu) redraws the data."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    host = urlsplit(base_url).netloc
+    outside: list[str] = []
+
+    def route(r: Any) -> None:
+        if urlsplit(r.request.url).netloc != host:
+            outside.append(r.request.url)
+            r.abort()
+        else:
+            r.continue_()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    try:
+        page.goto(base_url + path, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        page.wait_for_function(
+            "(n) => window.Bokeh && Bokeh.documents.some(d => d.get_model_by_name(n))",
+            arg=source,
+            timeout=PAGE_TIMEOUT_MS,
+        )
+        figure = page.locator(f"#{block}")
+        assert figure.get_attribute("role") == "figure"
+        caption = page.locator(f"#{block}-caption").inner_text()
+        assert len(caption) > 80, f"{block}: the caption does not say what the figure shows"
+        before = page.evaluate(JS_MODEL_DATA, source)
+        assert before, f"{block}: no data source {source!r} on {path}"
+        for kind, index, value in moves:
+            if kind == "select":
+                figure.locator("select").nth(index).select_option(value)
+            else:
+                handle = figure.locator(".noUi-handle").nth(index)
+                handle.focus()
+                page.keyboard.press(value)
+            page.wait_for_timeout(200)
+            after = page.evaluate(JS_MODEL_DATA, source)
+            assert after != before, f"{block}: {kind} {index} -> {value} left {source} unchanged"
+            before = after
+    finally:
+        context.close()
+    assert not errors, f"{path}: JavaScript errors: {errors}"
+    assert not outside, f"{path}: fetched from outside the site: {outside}"

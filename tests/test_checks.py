@@ -78,13 +78,15 @@ HINTS = [
     ("relu_grad", "grad at 0 is 0.5", "at x=0 the derivative should be 0"),
     ("relu", "mutates the input", "the input array was modified in place"),
     ("relu", "returns a list", "returned a list"),
-    ("relu", "scalar for 0-d input", "a scalar came back"),
+    ("relu", "Python float for 0-d input", "a NumPy scalar of x's dtype"),
+    ("relu", "float64 scalar for 0-d float32 input", "dtype changed from float32 to float64"),
+    ("relu_grad", "int dtype for 0-d input", "not a Python number"),
     ("relu", "ndarray subclass", "plain np.ndarray"),
     ("relu", "float64 for float32 input", "dtype changed from float32 to float64"),
     ("relu", "int dtype out", "dtype changed from float64 to int64"),
     ("relu_grad", "bool dtype", "convert with .astype(x.dtype)"),
     ("leaky_relu", "slope ignored", "negative_slope ignored?"),
-    ("leaky_relu", "maximum(a*x, x)", "np.maximum(a*x, x) is Leaky ReLU only when 0 <= a <= 1"),
+    ("leaky_relu", "maximum(a*x, x)", "np.maximum(a*x, x) is Leaky ReLU only when a <= 1"),
     ("leaky_relu", "slope on the positive side", "slope applied to the positive side?"),
     ("elu", "alpha dropped", "alpha dropped from the negative branch?"),
     ("elu", "0*inf is nan", "overflow"),
@@ -119,15 +121,56 @@ def test_failure_message_shows_input_expected_received_and_count() -> None:
     assert "checks failed)" in message  # several cases fail; the count is reported
 
 
-def test_basic_level_is_small_and_uses_defaults() -> None:
+def test_basic_level_shows_every_clause_of_the_contract() -> None:
+    """The visible battery holds a case of every rule; the full one only adds inputs."""
     cases = battery("leaky_relu", level="basic")
-    assert all(c.params == {} for c in cases) and all(c.x.size <= 8 for c in cases)
+    assert all(c.x.size <= 8 for c in cases)
+    assert {c.params.get("negative_slope") for c in cases} == {None, 2.5}
+    assert {c.x.dtype for c in cases} == {np.dtype(np.float32), np.dtype(np.float64)}
+    assert {c.x.ndim for c in cases} == {0, 1} and any(c.x.size == 0 for c in cases)
+    assert any(np.abs(c.x).max(initial=0) == 1e4 for c in cases)
     full = battery("leaky_relu", level="full")
     slopes = {c.params.get("negative_slope") for c in full}
     assert {2.5, 0.2, None} <= slopes
-    assert {c.x.dtype for c in full} == {np.dtype(np.float32), np.dtype(np.float64)}
-    assert {c.x.ndim for c in full} >= {0, 1, 3} and any(c.x.size == 0 for c in full)
-    assert any(np.abs(c.x).max(initial=0) == 1e4 for c in full)
+    assert {c.x.ndim for c in full} >= {0, 1, 3}
+
+
+def _key(case: Case) -> tuple:
+    return (case.label, tuple(sorted(case.params.items())), case.x.dtype.str, case.x.tobytes())
+
+
+@pytest.mark.parametrize("name", [*sorted(A.ACTIVATIONS), "gelu", "numerical_grad"])
+def test_hidden_battery_only_adds_inputs(name: str) -> None:
+    for grad in [False] if name == "numerical_grad" else [False, True]:
+        basic = {_key(c) for c in battery(name, grad=grad, level="basic")}
+        full = {_key(c) for c in battery(name, grad=grad, level="full")}
+        assert basic <= full, sorted(k[0] for k in basic - full)
+
+
+# The textbook answers: NumPy scalars for 0-d input, a warning at -1e4, full marks.
+TEXTBOOK = [
+    ("relu", False, lambda x: np.maximum(x, 0)),
+    ("relu", False, lambda x: x * (x > 0)),
+    ("relu", True, lambda x: (x > 0).astype(x.dtype)),
+    ("sigmoid", False, lambda x: 1 / (1 + np.exp(-x))),
+]
+
+
+@pytest.mark.parametrize(("name", "grad", "fn"), TEXTBOOK)
+def test_textbook_answers_pass_the_full_check(name: str, grad: bool, fn) -> None:
+    assert type(fn(np.array(0.5, dtype=np.float32))) is np.float32  # a NumPy scalar
+    check_activation(fn, name, grad=grad, level="full")
+
+
+def test_a_numpy_scalar_must_still_have_the_inputs_dtype() -> None:
+    case = next(c for c in battery("relu") if c.label == "0-d array (float32)")
+    good = observe(lambda x: np.maximum(x, 0), case)
+    assert good.type_name == "numpy.float32" and judge(case, good) is None
+    wrong = observe(lambda x: np.float64(np.maximum(x, 0)), case)
+    assert "dtype changed from float32 to float64" in judge(case, wrong)
+    array_case = battery("relu")[0]
+    scalar = observe(lambda x: np.float64(x.sum()), array_case)
+    assert "a scalar came back for an array input" in judge(array_case, scalar)
 
 
 def test_explicit_params_are_passed_to_the_students_function() -> None:
@@ -210,3 +253,22 @@ def test_observe_silences_overflow_warnings() -> None:
         warnings.simplefilter("error")
         obs = observe(lambda x: np.asarray(1 / (1 + np.exp(-x))), case)
     assert obs.n_warnings == 0 and judge(case, obs) is None  # errstate: nothing emitted
+
+
+def test_no_docstring_example_is_a_graded_answer() -> None:
+    """``help()`` on the helpers never prints a complete answer to a graded question."""
+    import doctest
+    import re
+
+    from relu_course import checks, checks_torch
+
+    graded = [*PS1, "xavier_normal_", "he_normal_", "build_mlp", "grad_norm_per_layer",
+              "dead_fraction_per_layer", "rescue_recipe", "LeakyReLUFunction", "PReLU",
+              "train_digits_model"]  # fmt: skip
+    defines = re.compile(r"^\s*(?:def|class) (" + "|".join(map(re.escape, graded)) + r")\b", re.M)
+    for module in (checks, checks_torch):
+        for test in doctest.DocTestFinder().find(module):
+            source = "".join(example.source for example in test.examples)
+            assert not defines.search(source), f"{test.name} defines {defines.search(source)[1]}"
+            assert "F.prelu(" not in source, f"{test.name} uses the forbidden F.prelu"
+            assert '"prelu", "bias_init": 0.0' not in source, f"{test.name}: a rescue recipe"

@@ -129,8 +129,13 @@ def test_feedback_never_shows_hidden_tests(demo):
     secrets = hidden_lines("\n".join(c.source for c in source.cells))
     assert len(secrets) >= 5  # the check below can fail
     pages = sorted((course.root / "feedback").rglob("*.html"))
-    assert len(pages) == len(EXPECTED) - 1 == len(out.feedback.written)  # corrupt: none
-    for page in pages:
+    assert len(pages) == len(EXPECTED) and len(out.feedback.written) == len(EXPECTED) - 1
+    assert out.feedback.ungraded == ["lise"]  # corrupt: a page that says why, checked below
+    assert (
+        "could not be graded"
+        in (course.feedback_dir(DEMO_ASSIGNMENT, "lise") / f"{DEMO_ASSIGNMENT}.html").read_text()
+    )
+    for page in out.feedback.written:
         text = re.sub(r"<[^>]+>", "", page.read_text())
         import html
 

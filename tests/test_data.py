@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -144,3 +146,99 @@ def test_errors_say_what_to_do() -> None:
         data.as_loaders(np.zeros((10, 2)), np.linspace(0, 1, 10))
     with pytest.raises(ValueError, match="same number of rows"):
         data.as_loaders(np.zeros((10, 2)), np.zeros(9, dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------- MNIST-1D
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _mnist1d_cache_in_tmp(tmp_path_factory):
+    """Keep the tests' MNIST-1D disk cache out of the user's home folder."""
+    old = os.environ.get("RELU_COURSE_CACHE")
+    os.environ["RELU_COURSE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        del os.environ["RELU_COURSE_CACHE"]
+    else:
+        os.environ["RELU_COURSE_CACHE"] = old
+
+
+def test_mnist1d_shapes_dtypes_and_balanced_classes() -> None:
+    d = data.load_mnist1d()
+    assert d.X_train.shape == (4000, 40) and d.X_test.shape == (1000, 40)
+    assert d.X_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
+    assert d.mean.shape == d.std.shape == (40,)
+    counts = torch.bincount(torch.cat([d.y_train, d.y_test]), minlength=10)
+    assert counts.tolist() == [500] * 10, counts
+    # the generator standardises the whole set: mean 0, standard deviation 1 overall
+    everything = torch.cat([d.X_train, d.X_test]).double()
+    assert abs(float(everything.mean())) < 1e-5 and abs(float(everything.std()) - 1) < 1e-3
+
+
+def test_mnist1d_deterministic_seed_dependent_and_cached_copies() -> None:
+    a, b, c = data.load_mnist1d(seed=42), data.load_mnist1d(seed=42), data.load_mnist1d(seed=1)
+    assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.X_train, c.X_train)
+    a.X_train.zero_()  # the cache hands out copies: a caller cannot spoil the next call
+    assert not torch.equal(data.load_mnist1d(seed=42).X_train, a.X_train)
+
+
+def test_mnist1d_leaves_numpy_global_random_state_alone(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RELU_COURSE_CACHE", str(tmp_path))  # empty: the generator runs
+    data._mnist1d_arrays.cache_clear()
+    np.random.seed(123)  # noqa: NPY002 - the global state is what is under test
+    expected = np.random.rand(3)  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002
+    data.load_mnist1d(seed=7)
+    assert np.array_equal(np.random.rand(3), expected)  # noqa: NPY002
+    data._mnist1d_arrays.cache_clear()
+
+
+def test_mnist1d_is_hard_for_a_linear_model() -> None:
+    """Greydanus (2020) reports 32 % for logistic regression; the digits give about 95 %."""
+    from sklearn.linear_model import LogisticRegression
+
+    d = data.load_mnist1d()
+    clf = LogisticRegression(max_iter=500).fit(d.X_train.numpy(), d.y_train.numpy())
+    acc = clf.score(d.X_test.numpy(), d.y_test.numpy())
+    assert 0.2 < acc < 0.45, acc
+
+
+@pytest.mark.parametrize("channels", [False, True])
+def test_mnist1d_loaders_shapes(channels: bool) -> None:
+    train, test = data.mnist1d_loaders(batch_size=100, channels=channels)
+    xb, yb = next(iter(train))
+    assert xb.shape == ((100, 1, 40) if channels else (100, 40))
+    assert xb.dtype == torch.float32 and yb.dtype == torch.int64
+    assert len(train.dataset) == 4000 and len(test.dataset) == 1000
+
+
+def test_mnist1d_seed_must_be_an_int() -> None:
+    with pytest.raises(TypeError, match="seed must be an int"):
+        data.load_mnist1d(seed=1.5)
+
+
+def test_mnist1d_disk_cache_is_written_read_and_repaired(tmp_path, monkeypatch) -> None:
+    import mnist1d.data
+
+    monkeypatch.setenv("RELU_COURSE_CACHE", str(tmp_path))
+    data._mnist1d_arrays.cache_clear()
+    first = data.load_mnist1d(seed=3)
+    path = tmp_path / "mnist1d-seed3.npz"
+    assert path.is_file()
+
+    # a second process would read the file: the generator must not run again
+    def fail(*args, **kwargs):
+        raise AssertionError("make_dataset called although the disk cache holds the data")
+
+    monkeypatch.setattr(mnist1d.data, "make_dataset", fail)
+    data._mnist1d_arrays.cache_clear()
+    assert torch.equal(data.load_mnist1d(seed=3).X_train, first.X_train)
+
+    # a damaged file is regenerated, not trusted
+    monkeypatch.undo()
+    monkeypatch.setenv("RELU_COURSE_CACHE", str(tmp_path))
+    path.write_bytes(b"not a zip file")
+    data._mnist1d_arrays.cache_clear()
+    assert torch.equal(data.load_mnist1d(seed=3).X_train, first.X_train)
+    data._mnist1d_arrays.cache_clear()

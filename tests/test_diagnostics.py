@@ -245,3 +245,115 @@ def test_simulation_seeded_and_input_size_free() -> None:
     p = D.born_dead_probability(3, 4)
     wide = D.simulate_born_dead(3, 4, trials=20_000, d_in=16, seed=0)
     assert abs(wide - p) < 4 * math.sqrt(p * (1 - p) / 20_000)
+
+
+# ------------------------------------------------- dormant units, saturation, update ratios
+
+
+def test_dormant_scores_divide_by_the_layer_mean_and_tau_zero_is_dead() -> None:
+    net = two_layer_net()
+    x = positive_inputs()
+    scores = D.dormant_scores(net, x)
+    assert list(scores) == ["1", "3"]
+    for name, s in scores.items():
+        assert s.dtype == torch.float64 and s.shape == (4 if name == "1" else 3,)
+        torch.testing.assert_close(s.mean(), torch.tensor(1.0, dtype=torch.float64))
+    dead = D.dead_units(net, x)
+    assert {n: (s <= 0) for n, s in scores.items()}.keys() == dead.keys()
+    for name in dead:
+        assert torch.equal(scores[name] <= 0, dead[name])
+    dormant, dead_share = D.dormant_fraction(net, x, tau=0.0), D.dead_unit_fraction(net, x)
+    assert dormant == pytest.approx(dead_share)
+
+
+def test_dormant_fraction_counts_weak_units_and_validates_tau() -> None:
+    net = nn.Sequential(nn.Identity(), nn.ReLU())
+    x = torch.tensor([[0.01, 1.0, 1.0, 2.0], [0.01, 1.0, 1.0, 2.0]])
+    # mean |h| = 0.01, 1, 1, 2; layer mean 1.0025: unit 0 scores ~0.01
+    assert D.dormant_fraction(net, x, tau=0.025) == {"1": 0.25}
+    assert D.dormant_fraction(net, x, tau=0.0) == {"1": 0.0}
+    assert D.dormant_scores(net, torch.zeros(3, 4))["1"].tolist() == [0.0] * 4
+    with pytest.raises(ValueError, match="tau"):
+        D.dormant_fraction(net, x, tau=-0.1)
+
+
+def test_saturation_fraction_rules_per_activation() -> None:
+    x = torch.tensor([[-10.0, -0.5, 0.0, 0.5, 10.0, 3.0]])
+    net = nn.Sequential(
+        nn.Identity(),
+        nn.Sigmoid(),
+        nn.Identity(),
+        nn.Identity(),
+        nn.Tanh(),
+        nn.Identity(),
+        nn.ReLU(),
+        nn.Identity(),
+        nn.GELU(),
+    )
+    got = D.saturation_fraction(nn.Sequential(nn.Identity(), nn.Sigmoid()), x)
+    assert got == {"1": pytest.approx(2 / 6)}  # sigmoid(-10), sigmoid(10)
+    got = D.saturation_fraction(nn.Sequential(nn.Tanh()), x)
+    assert got == {"0": pytest.approx(3 / 6)}  # tanh(-10), tanh(10), tanh(3) = 0.99505
+    got = D.saturation_fraction(nn.Sequential(nn.Tanh()), x, eps=0.001)
+    assert got == {"0": pytest.approx(2 / 6)}
+    got = D.saturation_fraction(nn.Sequential(nn.ReLU6()), torch.tensor([[-1.0, 0.0, 3.0, 7.0]]))
+    assert got == {"0": 0.75}
+    got = D.saturation_fraction(net, x)
+    assert list(got) == ["1", "4", "6"]  # GELU has no flat side: left out
+    relu = D.saturation_fraction(nn.Sequential(nn.ReLU()), x)
+    assert relu == {"0": pytest.approx(3 / 6)}  # exact zeros only: -10, -0.5 and 0
+    with pytest.raises(ValueError, match="eps"):
+        D.saturation_fraction(net, x, eps=0.7)
+
+
+def test_update_to_data_ratio_measured_across_an_optimizer_step() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    net(torch.randn(16, 3)).pow(2).mean().backward()
+    predicted = D.update_to_data_ratio(net, lr=0.1)
+    before = D.weight_snapshot(net)
+    opt.step()
+    measured = D.update_to_data_ratio(net, before)
+    assert list(measured) == ["0", "2"]
+    for name in measured:  # for plain SGD the two forms agree
+        assert measured[name] == pytest.approx(predicted[name], rel=1e-5)
+        assert measured[name] > 0
+    before["0"] += 1.0  # the snapshot is a copy: editing it changes nothing in the model
+    assert not torch.equal(before["0"], net[0].weight)
+    with pytest.raises(ValueError, match="exactly one"):
+        D.update_to_data_ratio(net)
+    with pytest.raises(KeyError, match="snapshot"):
+        D.update_to_data_ratio(net, {})
+
+
+def test_activation_recorder_records_every_nth_training_step_and_removes_hooks() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 50), nn.ReLU(), nn.Linear(50, 50), nn.Tanh(), nn.Linear(50, 1))
+    x = torch.randn(40, 3)
+    state = torch.get_rng_state()
+    with D.ActivationRecorder(net, every=2, max_values=100) as rec:
+        for _ in range(5):
+            net(x).sum().backward()
+            with torch.no_grad():
+                net.eval()
+                net(x)  # an evaluation pass is not recorded
+                net.train()
+            rec.step()
+    assert torch.equal(torch.get_rng_state(), state), "the recorder must not draw from torch's RNG"
+    assert rec.steps() == {"1": [0, 2, 4], "3": [0, 2, 4]}
+    assert rec.steps("gradient") == rec.steps()
+    for _step, values in rec.activations["1"]:
+        assert values.shape == (100,) and (values >= 0).all()
+    assert all(np.abs(v).max() < 1 for _, v in rec.activations["3"])
+    with torch.no_grad():
+        h = net[:2](x)
+    assert set(rec.activations["1"][-1][1].tolist()) <= set(h.flatten().tolist())
+    edges, counts = rec.histograms("activation", bins=10)
+    assert edges.shape == (11,) and counts["1"].shape == (3, 10)
+    assert np.all(counts["1"].sum(axis=1) <= 1 + 1e-12)
+    assert all(not m._forward_hooks for m in net.modules())
+    net(x).sum().backward()  # no recording after the block
+    assert len(rec.activations["1"]) == 3
+    with pytest.raises(ValueError, match="kind"):
+        rec.histograms("weights")

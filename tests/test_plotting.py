@@ -162,3 +162,23 @@ def test_figures_save(tmp_path) -> None:
     path = tmp_path / "history.png"
     P.plot_history(make_history()).savefig(path)
     assert path.stat().st_size > 1000
+
+
+def test_plot_histograms_one_panel_per_layer_and_plot_update_ratios() -> None:
+    from relu_course.diagnostics import ActivationRecorder
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1))
+    with ActivationRecorder(net) as rec:
+        for _ in range(6):
+            net(torch.randn(16, 3)).sum().backward()
+            rec.step()
+    for kind in ("activation", "gradient"):
+        fig = P.plot_histograms(rec, kind, snapshots=3)
+        assert len(fig.axes) == 2 and all(len(ax.lines) == 3 for ax in fig.axes)
+        assert_labelled(fig)
+    fig = P.plot_update_ratios({"0": [1e-2, 1e-3, 1e-4]}, steps=[10, 20, 30], reference=None)
+    assert_labelled(fig)
+    assert fig.axes[0].lines[0].get_ydata().tolist() == pytest.approx([-2, -3, -4])
+    with pytest.raises(ValueError, match="empty"):
+        P.plot_update_ratios({})

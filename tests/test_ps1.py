@@ -219,3 +219,59 @@ def test_corpus_has_a_correct_variant_that_warns() -> None:
             if any(issubclass(w.category, RuntimeWarning) for w in caught):
                 warners.append(f"{fn}: {label}")
     assert warners, "no CORRECT variant in tests/corpus_ps1.py makes NumPy warn"
+
+
+def test_visible_tests_run_the_library_check_first() -> None:
+    """A failing student reads the check's message (input, expected, received, hint)."""
+    nb = harness.released_notebook(ASSIGNMENT)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if not cell.metadata.get("nbgrader", {}).get("grade"):
+            continue
+        code = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
+        assert code[0].startswith(("check_activation(", "check_numerical_grad(")), grade_id
+        assert 'level="basic"' in code[0], grade_id
+
+
+def test_contract_accepts_what_numpy_returns() -> None:
+    """The contract text and the corpus agree: the textbook answers are correct."""
+    text = "\n".join(c.source for c in harness.released_notebook(ASSIGNMENT).cells)
+    assert "a NumPy scalar of the input's" in " ".join(text.split())
+    assert "0 <= a <= 1" not in text
+    textbook = {
+        "relu": ["np.maximum(x, 0)", "x * (x > 0)"],
+        "relu_grad": ["(x > 0).astype(x.dtype)"],
+        "sigmoid": ["1 / (1 + np.exp(-x))"],
+    }
+    for fn, answers in textbook.items():
+        sources = [src for _, src in corpus_ps1.CORRECT[fn]]
+        for answer in answers:
+            found = any(src.endswith(f"    return {answer}\n") for src in sources)
+            assert found, f"{fn}: {answer} is not in the CORRECT corpus"
+
+
+def test_clean_reverification_agrees_with_the_corpus() -> None:
+    """The clean re-verification (relu_course.verify) keeps every CORRECT variant, the
+    textbook answers included, and rejects every WRONG one, in one sandboxed batch."""
+    from relu_course.checks import judge
+    from relu_course.sandbox import bwrap_available
+    from relu_course.verify import battery_for, observe_clean_batch
+
+    if not bwrap_available():
+        pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")
+    jobs = [
+        (fn, kind, label, src)
+        for kind, corpus in (("correct", corpus_ps1.CORRECT), ("wrong", corpus_ps1.WRONG))
+        for fn, variants in corpus.items()
+        for label, src in variants
+    ]
+    answers = observe_clean_batch([(fn, [src], battery_for(fn)) for fn, _, _, src in jobs])
+    problems = []
+    for (fn, kind, label, _), (observations, note) in zip(jobs, answers, strict=True):
+        cases = battery_for(fn)
+        passed = observations is not None and all(
+            judge(c, o) is None for c, o in zip(cases, observations, strict=True)
+        )
+        if passed != (kind == "correct"):
+            problems.append(f"{kind} {fn}: {label} {'passed' if passed else 'failed'} {note}")
+    assert not problems, "\n".join(problems)

@@ -194,11 +194,94 @@ def test_corpus_covers_every_answer_cell(assignment: str) -> None:
     assert {v.grade_id for v in corpus.variants(assignment)} <= answers
 
 
-def test_pack_keeps_dependent_answers_apart() -> None:
-    subs = pack(corpus.variants(corpus.PS2))
-    for sub in subs:
-        ids = [v.grade_id for v in sub]
-        assert len(ids) == len(set(ids))
-        wrong_inits = {v.grade_id for v in sub if not v.correct} & {"he_normal_", "xavier_normal_"}
-        if "build_mlp" in ids:
-            assert not wrong_inits
+def test_pack_puts_wrong_earlier_parts_next_to_later_questions() -> None:
+    """One mistake, one question: a wrong initialiser shares a submission with build_mlp
+    (and a wrong PReLU with train_digits_model), whose tests must keep their marks."""
+    for assignment, earlier, later in [
+        (corpus.PS2, {"he_normal_", "xavier_normal_"}, "build_mlp"),
+        (corpus.PS4, {"PReLU", "LeakyReLUFunction"}, "train_digits_model"),
+    ]:
+        subs = pack(corpus.variants(assignment))
+        for sub in subs:
+            ids = [v.grade_id for v in sub]
+            assert len(ids) == len(set(ids))
+        assert any(
+            later in {v.grade_id for v in sub}
+            and {v.grade_id for v in sub if not v.correct} & earlier
+            for sub in subs
+        ), f"no submission of {assignment} holds a wrong {earlier} next to {later}"
+
+
+def _cells(assignment: str) -> dict[str, str]:
+    nb = _nb(SOLUTIONS_DIR, assignment)
+    return {_meta(c)["grade_id"]: c.source for c in nb.cells if "grade_id" in _meta(c)}
+
+
+def _text(assignment: str) -> str:
+    return "\n".join(c.source for c in _nb(SOLUTIONS_DIR, assignment).cells)
+
+
+def test_ps4_time_budget_is_the_budget_grading_enforces() -> None:
+    """The stated budget, the test's assert and the graders' limits agree.
+
+    The test cell trains exactly once (hidden tests included), asserts the budget the
+    text states, and that budget plus the rest of the cell fits in the per-cell limit of
+    ``relu-course grade`` and in the clean re-verification's limit per question. The
+    corpus's slow but honest trainer (``SLOW_TRAINER_SECONDS``) then keeps full marks in
+    both graders (test_each_correct_variant_keeps_full_marks, test_verify_torch).
+    """
+    import inspect
+
+    from relu_course.grading import run
+    from relu_course.verify_torch import JOB_SECONDS
+
+    text, test = _text(corpus.PS4), _cells(corpus.PS4)["test_train_digits_model"]
+    stated = re.findall(r"must take less than (\d+) s", text)
+    asserted = re.findall(r"assert seconds < (\d+)", test)
+    assert stated and stated == asserted[:1] * len(stated), (stated, asserted)
+    budget = int(stated[0])
+    calls = re.findall(r"\btrain_digits_model\(", test)
+    assert len(calls) == 1, "the test cell must train once: a second run doubles the cost"
+    cell_limit = inspect.signature(run.autograde_one).parameters["cell_timeout"].default
+    assert budget + 4 <= cell_limit, (budget, cell_limit)
+    assert budget + 60 <= JOB_SECONDS
+    assert corpus.SLOW_TRAINER_SECONDS > 0.95 * budget - 1
+    assert corpus.SLOW_TRAINER_SECONDS < budget
+
+
+def test_stated_rules_are_stated_enforced_and_in_the_corpus() -> None:
+    from relu_course.checks_torch import STATED_RULES
+
+    said = {"nn.init": "`torch.nn.init` is off limits", "F.prelu": "`F.prelu` (and `nn.PReLU`"}
+    for name, (rule, _message) in STATED_RULES.items():
+        assignment = corpus.PS2 if name.endswith("_normal_") else corpus.PS4
+        assert said[rule] in _text(assignment), f"{assignment} does not state the {rule} rule"
+        assert "tests check this rule" in " ".join(_text(assignment).split())
+        forbidden = [
+            v for v in corpus.variants(assignment, correct=False)
+            if v.grade_id == name and "forbids" in v.why
+        ]  # fmt: skip
+        assert forbidden, f"no corpus answer to {name} breaks the {rule} rule"
+
+
+def test_later_questions_run_with_the_courses_earlier_parts() -> None:
+    from relu_course.checks_torch import COURSE_PARTS
+
+    for answer in COURSE_PARTS:
+        assignment = corpus.PS2 if answer == "build_mlp" else corpus.PS4
+        test = _cells(assignment)[f"test_{answer}"]
+        head = test.split(f"{answer}(")[0]
+        assert f'checks_torch.course_parts(globals(), "{answer}")' in head, answer
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_visible_tests_run_the_library_check_first(assignment: str) -> None:
+    """A failing student reads the check's message, never a raw assert or torch traceback."""
+    for grade_id, source in _cells(assignment).items():
+        visible = source.split("### BEGIN HIDDEN TESTS")[0]
+        if not grade_id.startswith("test_") or "checks_torch.check_" not in visible:
+            continue
+        first = visible.index("checks_torch.check_")
+        for risky in ("assert ", "gradcheck", ".backward("):
+            if risky in visible:
+                assert visible.index(risky) > first, f"{grade_id}: {risky!r} before the check"

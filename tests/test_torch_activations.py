@@ -613,7 +613,7 @@ def test_all_exports_exist() -> None:
     for name in ta.__all__:
         assert hasattr(ta, name), name
     functions = [n for n in ta.__all__ if n.endswith("Function")]
-    assert len(functions) == 16
+    assert len(functions) == 20  # the 16 of chapter 5, ReLUSquared and the three gated units
     for name in functions:
         assert issubclass(getattr(ta, name), torch.autograd.Function)
 
@@ -627,3 +627,69 @@ def test_modules_follow_their_device_and_dtype(device: str) -> None:
         assert y.device == x.device and y.dtype == torch.float64, name
     layer = ta.Maxout(3, 2, 2, device=device, dtype=torch.float64)
     assert layer(x).device == x.device
+
+
+# ------------------------------------------------------- gated units and squared ReLU
+
+
+def _split_reference(gate: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    return lambda t: t.chunk(2, -1)[0] * gate(t.chunk(2, -1)[1])
+
+
+GATED_CASES = [
+    ("glu", ta.glu, lambda t: F.glu(t, -1)),
+    ("geglu", ta.geglu, _split_reference(F.gelu)),
+    ("swiglu", ta.swiglu, _split_reference(F.silu)),
+    ("relu_squared", ta.relu_squared, lambda t: F.relu(t) ** 2),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "mirror", "reference"), GATED_CASES, ids=[c[0] for c in GATED_CASES]
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gated_units_match_torch_values_and_grads(name, mirror, reference, dtype) -> None:
+    x = torch.randn(5, 2, 12, dtype=dtype, generator=torch.Generator().manual_seed(1)) * 3
+    x[0, 0, :4] = 0.0  # zeros in both halves
+    a = x.clone().requires_grad_(True)
+    b = x.clone().requires_grad_(True)
+    ya, yb = mirror(a), reference(b)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    torch.testing.assert_close(ya, yb, **tol)
+    g = torch.randn_like(ya)
+    ya.backward(g)
+    yb.backward(g)
+    torch.testing.assert_close(a.grad, b.grad, **tol)
+
+
+@pytest.mark.parametrize(
+    ("name", "mirror", "reference"), GATED_CASES, ids=[c[0] for c in GATED_CASES]
+)
+def test_gated_units_gradcheck_float64(name, mirror, reference) -> None:
+    x = torch.randn(3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x = x + 0.1 * torch.sign(x)  # keep relu_squared's samples away from 0
+    assert torch.autograd.gradcheck(mirror, (x.requires_grad_(True),))
+
+
+def test_gated_modules_shapes_dims_and_matching_numpy() -> None:
+    act = pytest.importorskip("relu_course.activations")
+    x = torch.randn(4, 6, 3, dtype=torch.float64)
+    assert ta.GLU(dim=1)(x).shape == (4, 3, 3)
+    torch.testing.assert_close(ta.GLU(dim=1)(x), nn.GLU(dim=1)(x))
+    assert repr(ta.GEGLU(approximate="tanh")) == "GEGLU(dim=-1, approximate='tanh')"
+    for name, cls in ta.GATED_UNITS.items():
+        y = cls()(x.transpose(1, 2))
+        np.testing.assert_allclose(y.numpy(), getattr(act, name)(x.transpose(1, 2).numpy()))
+    np.testing.assert_allclose(ta.ReLUSquared()(x).numpy(), act.relu_squared(x.numpy()))
+    with pytest.raises(ValueError, match="even"):
+        ta.swiglu(torch.ones(2, 5))
+    with pytest.raises(ValueError, match="out of range"):
+        ta.glu(torch.ones(2, 4), dim=2)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        ta.relu_squared([1.0])
+
+
+@pytest.mark.parametrize("name", ["glu", "geglu", "swiglu", "relu_squared"])
+def test_get_activation_points_to_the_new_modules(name) -> None:
+    with pytest.raises(ValueError, match="GLU\\(\\)|ReLUSquared\\(\\)"):
+        ta.get_activation(name)

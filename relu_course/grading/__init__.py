@@ -8,7 +8,11 @@ One module per step::
     repair     match damaged submissions to the release, restore metadata
     run        autograde_one: the single place student code executes
     grade      parallel, resumable grading of a class
-    gradebook  atomic merge into gradebook.db, export
+    gradebook  merge into gradebook.db (manual grades kept, one transaction), export
+    export     nbgrader, Canvas and Moodle grade CSVs
+    deadlines  due dates, extensions, submission times, the late-penalty plugin
+    lock       one writer at a time per course
+    restore    list and restore gradebook backups
     feedback   feedback HTML without hidden tests
     report     pass rates, histogram, who needs a human
     workflow   all steps in one call; demo: the shipped demo class; toy: a tiny course
@@ -22,13 +26,17 @@ from __future__ import annotations
 __all__ = [
     "collect",
     "course",
+    "deadlines",
     "demo",
+    "export",
     "feedback",
     "grade",
     "gradebook",
+    "lock",
     "release",
     "repair",
     "report",
+    "restore",
     "run",
     "toy",
     "workflow",

@@ -18,6 +18,7 @@ becomes the id. The archive or folder given is only ever read.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 import re
@@ -72,6 +73,7 @@ class Collected:
     late: bool = False
     renamed_from: str | None = None
     status: str = "new"  # new | unchanged | replaced
+    submitted_at: str | None = None  # UTC time of the file in the export
 
 
 @dataclass
@@ -86,6 +88,8 @@ class CollectReport:
     collected: list[Collected] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    roster: str = ""  # where the ids came from
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -137,15 +141,22 @@ class Roster:
     """Student ids from a CSV with a ``student_id`` column (and optionally ``lms_id``,
     ``first_name``, ``last_name``, ``email``); looks up LMS ids and names."""
 
-    def __init__(self, path: Path) -> None:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-        if not rows or "student_id" not in rows[0]:
-            raise CourseError(
-                f"roster {path} needs a header row with a 'student_id' column "
-                "(optional: lms_id, first_name, last_name, email)"
-            )
-        self.rows = rows
+    def __init__(self, path: Path | None, rows: list[dict[str, str]] | None = None) -> None:
+        self.source = "the roster stored in gradebook.db" if path is None else str(path)
+        if path is not None:
+            if not path.is_file():
+                raise CourseError(
+                    f"roster file {path} does not exist: nothing was collected; give the path "
+                    "of your roster CSV (student_id, lms_id, first_name, last_name, email)"
+                )
+            with path.open(newline="", encoding="utf-8-sig") as fh:
+                rows = list(csv.DictReader(fh))
+            if not rows or "student_id" not in rows[0]:
+                raise CourseError(
+                    f"roster {path} needs a header row with a 'student_id' column "
+                    "(optional: lms_id, first_name, last_name, email)"
+                )
+        self.rows = rows or []
         self._keys: dict[str, str] = {}
         for row in rows:
             sid = row["student_id"].strip()
@@ -164,21 +175,41 @@ class Roster:
         return None
 
 
-def _entries(source: Path) -> Iterator[tuple[str, bytes]]:
-    """(relative path, bytes) of every file in a zip or folder, junk skipped."""
+def _entries(source: Path) -> Iterator[tuple[str, bytes, dt.datetime]]:
+    """(relative path, bytes, time in UTC) of every file in a zip or folder, junk
+    skipped."""
     if source.is_dir():
         for path in sorted(source.rglob("*")):
             rel = path.relative_to(source).as_posix()
             if path.is_file() and not _junk(rel):
-                yield rel, path.read_bytes()
+                when = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+                yield rel, path.read_bytes(), when
     else:
         try:
             with zipfile.ZipFile(source) as zf:
                 for info in zf.infolist():
                     if not info.is_dir() and not _junk(info.filename):
-                        yield info.filename, zf.read(info)
+                        when = dt.datetime(*info.date_time).astimezone().astimezone(dt.UTC)
+                        yield info.filename, zf.read(info), when
         except zipfile.BadZipFile as err:
             raise CourseError(f"{source} is not a zip archive or a folder ({err})") from err
+
+
+def _exchange_times(entries: list[tuple[str, bytes, dt.datetime]]) -> dict[str, dt.datetime]:
+    """Folder -> the time in its ``timestamp.txt`` (nbgrader's exchange writes one beside
+    each submission), as aware UTC."""
+    from nbgrader.utils import parse_utc
+
+    found = {}
+    for rel, data, _ in entries:
+        path = PurePosixPath(rel)
+        if path.name == "timestamp.txt":
+            try:
+                when = parse_utc(data.decode("utf-8", "replace").strip())
+            except Exception:  # noqa: BLE001, S112  (a damaged file: use the file time)
+                continue
+            found[str(path.parent)] = when.replace(tzinfo=dt.UTC)
+    return found
 
 
 def _junk(rel: str) -> bool:
@@ -253,16 +284,20 @@ def collect(
     course.check_assignment(assignment)
     if not source.exists():
         raise CourseError(f"{source} does not exist: give the LMS export (a .zip or a folder)")
-    people = Roster(roster) if roster else None
+    people = Roster(roster) if roster else stored_roster(course)
     entries = list(_entries(source))
-    report = CollectReport(assignment)
-    if not any(rel.lower().endswith(".ipynb") for rel, _ in entries):
+    report = CollectReport(assignment, roster=people.source if people else "")
+    if not any(rel.lower().endswith(".ipynb") for rel, _, _ in entries):
         raise CourseError(
             f"{source} holds no .ipynb file ({len(entries)} other files): is it the right "
             "export? Download the submissions again from the LMS"
         )
+    times = {rel: when for rel, _, when in entries}
+    stamps = _exchange_times(entries)
     by_student: dict[str, list[tuple[str, Owner, bytes]]] = {}
-    for rel, data in entries:
+    for rel, data, _ in entries:
+        if PurePosixPath(rel).name == "timestamp.txt":
+            continue  # nbgrader exchange: the submission time of the notebooks beside it
         if not rel.lower().endswith(".ipynb"):
             report.ignored.append(f"{rel}: not a notebook")
             continue
@@ -313,12 +348,59 @@ def collect(
             continue
         rel, owner, data = files[index]
         item = Collected(sid, rel, owner.lms, "", owner.late)
+        when = stamps.get(str(PurePosixPath(rel).parent), times[rel])
+        item.submitted_at = when.strftime("%Y-%m-%d %H:%M:%S UTC")
         if owner.filename != f"{assignment}.ipynb":
             item.renamed_from = owner.filename
         report.collected.append(_store(course, assignment, item, data, dry_run))
+    report.warnings += _new_id_warnings(course, assignment, report, people)
     if not dry_run:
         _write_manifest(course, report)
+        if roster:
+            store_roster(course, people)
     return report
+
+
+def known_students(course: Course, assignment: str) -> set[str]:
+    """Student ids seen before: in the gradebook and in other assignments' collects."""
+    from .gradebook import roster_rows
+
+    seen = {row["student_id"] for row in roster_rows(course)}
+    for path in (course.state_dir / "collect").glob("*.json"):
+        if path.stem != assignment:
+            seen |= set(json.loads(path.read_text(encoding="utf-8"))["students"])
+    return seen
+
+
+def _new_id_warnings(
+    course: Course, assignment: str, report: CollectReport, people: Roster | None
+) -> list[str]:
+    if people is not None:  # a roster decided every id; unknown names are problems
+        return []
+    seen = known_students(course, assignment)
+    if not seen:
+        return []
+    new = sorted({c.student for c in report.collected} - seen)
+    return [
+        f"new student id {sid!r}: not on the roster and not in earlier weeks; if it is a "
+        "known student under another name, collect again with --roster ROSTER.csv"
+        for sid in new
+    ]
+
+
+def stored_roster(course: Course) -> Roster | None:
+    """The roster kept in ``gradebook.db`` by an earlier ``collect --roster``, if any."""
+    from .gradebook import roster_rows
+
+    rows = [r for r in roster_rows(course) if any(r[k] for k in r if k != "student_id")]
+    return Roster(None, rows) if rows else None
+
+
+def store_roster(course: Course, people: Roster) -> None:
+    """Write names, emails and LMS ids into nbgrader's Student table."""
+    from .gradebook import store_students
+
+    store_students(course, people.rows)
 
 
 def _store(
@@ -350,10 +432,20 @@ def load_manifest(course: Course, assignment: str) -> dict[str, object]:
 
 
 def _write_manifest(course: Course, report: CollectReport) -> None:
+    from .deadlines import parse_when, read_timestamp, refresh_late, write_timestamp
+
+    def stamp(sid: str) -> object:
+        return read_timestamp(course, report.assignment, sid)
+
+    stamped: list[str] = []
     manifest = load_manifest(course, report.assignment)
     students = dict(manifest["students"])  # type: ignore[arg-type]
     for item in report.collected:
         students[item.student] = asdict(item)
+        if item.submitted_at and (item.status != "unchanged" or not stamp(item.student)):
+            when = parse_when(item.submitted_at)
+            write_timestamp(course, report.assignment, item.student, when)
+            stamped.append(item.student)
     manifest = {
         "students": students,
         "problems": [asdict(p) for p in report.problems],
@@ -364,3 +456,4 @@ def _write_manifest(course: Course, report: CollectReport) -> None:
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     tmp.replace(path)
+    refresh_late(course, report.assignment, stamped)

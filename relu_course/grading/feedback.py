@@ -20,10 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from .course import Course, CourseError, run_nbgrader
 
-__all__ = ["HIDDEN_NOTE", "strip_hidden", "hidden_lines", "generate_feedback", "FeedbackReport"]
+__all__ = [
+    "HIDDEN_NOTE",
+    "FEEDBACK_CONFIG",
+    "StripHiddenTests",
+    "strip_hidden",
+    "hidden_lines",
+    "generate_feedback",
+    "FeedbackReport",
+]
 
 HIDDEN_NOTE = "# (hidden tests ran here; they are not shown)"
 _TAG = re.compile(r"<[^>]+>")
@@ -66,50 +76,109 @@ def strip_hidden(nb: nbformat.NotebookNode) -> int:
     return changed
 
 
+class StripHiddenTests(Preprocessor):
+    """nbconvert preprocessor for nbgrader's own ``GenerateFeedback`` (registered in the
+    course's ``nbgrader_config.py``), so ``nbgrader generate_feedback`` and the
+    formgrader's feedback button also render pages without hidden tests."""
+
+    enabled = Bool(True).tag(config=True)  # nbconvert skips preprocessors that are not
+
+    def preprocess(self, nb, resources):  # noqa: ANN001, ANN201
+        strip_hidden(nb)
+        return nb, resources
+
+
+#: the lines of ``nbgrader_config.py`` that make every feedback route strip hidden tests
+FEEDBACK_CONFIG = (
+    "c.GenerateFeedback.preprocessors = [\n"
+    '    "nbgrader.preprocessors.GetGrades",\n'
+    '    "relu_course.grading.feedback.StripHiddenTests",\n'
+    '    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",\n'
+    "]\n"
+)
+
+_UNGRADED_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{assignment}: not graded</title></head>
+<body><h1>{assignment}: your submission could not be graded</h1>
+<p>Score: {score:g} / {max_score:g}.</p>
+<p>Reason: {status}: {message}</p>
+<p>What to do: download your notebook from the LMS and open it in Jupyter. If it does not
+open or is empty, upload a complete copy of {assignment}.ipynb again; otherwise contact
+your instructor, who has been told.</p></body></html>
+"""
+
+
 @dataclass
 class FeedbackReport:
     written: list[Path] = field(default_factory=list)
     leaked: list[str] = field(default_factory=list)
+    ungraded: list[str] = field(default_factory=list)  # a page that says why
+    removed: list[Path] = field(default_factory=list)  # stale pages of no graded submission
+    failed: list[str] = field(default_factory=list)  # nbgrader wrote no page
     log: str = ""
+
+
+def _graded_students(course: Course, assignment: str) -> dict[str, object]:
+    """Everyone with a graded submission of ``assignment`` in the gradebook -> the saved
+    result (or None)."""
+    from .grade import load_results
+    from .gradebook import graded_keys
+
+    results = load_results(course, assignment)
+    return {sid: results.get(sid) for sid in graded_keys(course, assignment)}
 
 
 def generate_feedback(
     course: Course, assignment: str, students: list[str] | None = None
 ) -> FeedbackReport:
-    """Render ``feedback/<student>/<assignment>/<assignment>.html`` for every autograded
-    submission (or only ``students``) with nbgrader, hidden tests removed."""
+    """Render ``feedback/<student>/<assignment>/<assignment>.html`` for every graded
+    submission (or only ``students``) with nbgrader, hidden tests removed.
+
+    Every page is rendered again from the gradebook (so manual grades and regrades show),
+    a submission that could not be graded gets a page saying why and what to do, and a
+    page of a student with no graded submission is removed."""
     course.check_assignment(assignment)
-    graded = sorted(
-        p.name
-        for p in (course.root / "autograded").glob("*")
-        if course.autograded_notebook(assignment, p.name).is_file()
-    )
-    if students:
-        graded = [s for s in graded if s in students]
-    if not graded:
+    everyone = _graded_students(course, assignment)
+    report = FeedbackReport()
+    for page in sorted((course.root / "feedback").glob(f"*/{assignment}/{assignment}.html")):
+        if page.parent.parent.name not in everyone:
+            page.unlink()
+            report.removed.append(page)
+    wanted = sorted(everyone if not students else [s for s in everyone if s in students])
+    if not wanted:
         raise CourseError(
-            f"no autograded submissions of {assignment}: run relu-course grade {assignment} first"
+            f"no graded submissions of {assignment}: run relu-course grade {assignment} first"
         )
+    graded = [s for s in wanted if course.autograded_notebook(assignment, s).is_file()]
+    for sid in wanted:
+        (course.feedback_dir(assignment, sid) / f"{assignment}.html").unlink(missing_ok=True)
     source = nbformat.read(course.source_notebook(assignment), as_version=4)
     secrets = hidden_lines("\n".join(cell.source for cell in source.cells))
-    report = FeedbackReport()
-    with tempfile.TemporaryDirectory(prefix="relu-course-feedback-") as tmp:
-        for sid in graded:
-            src = course.autograded_notebook(assignment, sid)
-            dest = Path(tmp) / sid / assignment
-            # nbgrader leaves autograded files read-only (0444): copy the content only,
-            # so that a grader who is not root can strip the copy
-            shutil.copytree(src.parent, dest, copy_function=shutil.copyfile)
-            nb = nbformat.read(dest / src.name, as_version=4)
-            strip_hidden(nb)
-            nbformat.write(nb, dest / src.name)
-        # only the copies in tmp are rendered, so `students` needs no --student flag
-        args = ["generate_feedback", assignment, "--force"]
-        proc = run_nbgrader([*args, f"--CourseDirectory.autograded_directory={tmp}"], course.root)
-        report.log = proc.stdout + proc.stderr
-    for sid in graded:
+    proc = None
+    if graded:
+        with tempfile.TemporaryDirectory(prefix="relu-course-feedback-") as tmp:
+            for sid in graded:
+                src = course.autograded_notebook(assignment, sid)
+                dest = Path(tmp) / sid / assignment
+                # nbgrader leaves autograded files read-only (0444): copy the content
+                # only, so that a grader who is not root can strip the copy
+                shutil.copytree(src.parent, dest, copy_function=shutil.copyfile)
+                nb = nbformat.read(dest / src.name, as_version=4)
+                strip_hidden(nb)
+                nbformat.write(nb, dest / src.name)
+            # only the copies in tmp are rendered, so `students` needs no --student flag
+            args = ["generate_feedback", assignment, "--force"]
+            dirs = f"--CourseDirectory.autograded_directory={tmp}"
+            proc = run_nbgrader([*args, dirs], course.root)
+            report.log = proc.stdout + proc.stderr
+    for sid in wanted:
         page = course.feedback_dir(assignment, sid) / f"{assignment}.html"
+        if sid not in graded:
+            _write_ungraded_page(course, assignment, sid, everyone.get(sid), page)
+            report.ungraded.append(sid)
+            continue
         if not page.exists():
+            report.failed.append(sid)
             continue
         text = html.unescape(_TAG.sub("", page.read_text(encoding="utf-8")))
         if any(line in text for line in secrets):
@@ -117,6 +186,27 @@ def generate_feedback(
             report.leaked.append(sid)
         else:
             report.written.append(page)
-    if proc.returncode != 0 and not report.written:
-        raise CourseError(f"nbgrader generate_feedback failed:\n{proc.stderr.strip()[-2000:]}")
+    if proc is not None and proc.returncode != 0 and report.failed:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise CourseError(
+            f"nbgrader generate_feedback wrote no page for {len(report.failed)} student(s) "
+            f"({tail[0]}); nothing else was changed: fix that, then run relu-course "
+            f"feedback {assignment} again (log: .relu-course/logs/feedback.log)"
+        )
     return report
+
+
+def _write_ungraded_page(course: Course, assignment: str, sid: str, res, page: Path) -> None:  # noqa: ANN001
+    status = getattr(res, "status", "not graded")
+    message = getattr(res, "message", "") or "no autograded notebook"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        _UNGRADED_PAGE.format(
+            assignment=html.escape(assignment),
+            score=getattr(res, "score", 0.0),
+            max_score=getattr(res, "max_score", 0.0),
+            status=html.escape(status),
+            message=html.escape(message),
+        ),
+        encoding="utf-8",
+    )

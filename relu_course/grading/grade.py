@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from .course import Course, CourseError, file_sha256, run_nbgrader
-from .gradebook import course_id, ensure_assignment, merge_results
+from .gradebook import (
+    RETRY_STATUSES,
+    course_id,
+    ensure_assignment,
+    graded_keys,
+    merge_results,
+)
 from .repair import CorruptSubmission, Repair, repair_file
 from .run import GradeRecord, Result, autograde_one
 
@@ -66,11 +72,53 @@ class GradeSummary:
     seconds: float = 0.0
     mode: str = ""  # how student code ran (relu_course.sandbox.sandbox_mode)
     not_graded: list[tuple[str, str]] = field(default_factory=list)  # (folder, why)
+    #: manual grades kept on cells that changed (see gradebook.Recheck)
+    recheck: list[Any] = field(default_factory=list)
+    #: why everyone was regraded: the grading parts of the source that changed
+    release_changes: list[str] = field(default_factory=list)
+
+
+def grading_cells(course: Course, assignment: str) -> dict[str, str]:
+    """What grading depends on in the source, as a hash per part: every code cell and
+    every graded or answer cell (source, points, nbgrader metadata) by its grade id or
+    position, and each support file of the assignment folder. Prose (markdown without
+    nbgrader grading) is left out, so fixing a typo regrades no one."""
+    import nbformat
+
+    parts: dict[str, str] = {}
+    nb = nbformat.read(course.source_notebook(assignment), as_version=4)
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" and not (meta.get("grade") or meta.get("solution")):
+            continue
+        name = meta.get("grade_id") or f"cell {i}"
+        keep = {k: meta.get(k) for k in ("grade", "solution", "points", "locked")}
+        text = json.dumps([cell.cell_type, cell.source, keep], sort_keys=True)
+        parts[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder = course.source_notebook(assignment).parent
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts:
+            parts[f"file {path.relative_to(folder).as_posix()}"] = file_sha256(path)[:16]
+    return parts
 
 
 def release_key(course: Course, assignment: str) -> str:
-    """Hash of the source notebook: a new release regrades everyone."""
-    return file_sha256(course.source_notebook(assignment))[:16]
+    """Hash of what grading depends on in the source (:func:`grading_cells`): a change of
+    tests, points or code regrades everyone; a change of prose does not."""
+    cells = grading_cells(course, assignment)
+    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _release_changes(course: Course, assignment: str, cells: dict[str, str]) -> list[str]:
+    """Which grading parts changed since the last grading (saved in the state folder)."""
+    path = course.state_dir / "state" / f"{assignment}.release.json"
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text(encoding="utf-8"))
+    changed = sorted(k for k in cells.keys() & old.keys() if cells[k] != old[k])
+    changed += [f"{k} (new)" for k in sorted(cells.keys() - old.keys())]
+    changed += [f"{k} (removed)" for k in sorted(old.keys() - cells.keys())]
+    return changed
 
 
 def _results_dir(course: Course, assignment: str) -> Path:
@@ -95,6 +143,18 @@ def load_results(course: Course, assignment: str) -> dict[str, Result]:
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
     return {sid: Result.from_dict(r) for sid, r in data.items()}
+
+
+def recheck_path(course: Course, assignment: str) -> Path:
+    return course.state_dir / "state" / f"{assignment}.recheck.json"
+
+
+def _save_recheck(course: Course, assignment: str, regraded: list[str], new: list[Any]) -> None:
+    """Keep the list of manual grades to look at again until their student is regraded."""
+    path = recheck_path(course, assignment)
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    keep = [r for r in old if r["student"] not in regraded]
+    _write_json(path, keep + [vars(r) for r in new])
 
 
 def _template(course: Course, assignment: str, rkey: str) -> Path:
@@ -347,6 +407,8 @@ def grade(
             f"no submissions of {assignment} under {course.root / 'submitted'}: run "
             f"relu-course collect {assignment} EXPORT.zip first"
         )
+    summary = GradeSummary(assignment, not_graded=sweep.not_graded)
+    summary.mode = sandbox_mode(isolate) if sandbox else "no-sandbox"
     rkey = release_key(course, assignment)
     template = _template(course, assignment, rkey)
     ensure_assignment(course, assignment)
@@ -355,24 +417,34 @@ def grade(
     max_scores = grade_cells(
         f"sqlite:///{template / 'gradebook.db'}", course_id(course), assignment
     )
+    if max_scores != grade_cells(course.db_url, course_id(course), assignment):
+        ensure_assignment(course, assignment, update=True)  # tests or points changed
     merged = load_results(course, assignment)
+    in_db = graded_keys(course, assignment)  # the gradebook is the truth
+    cells = grading_cells(course, assignment)
+    summary.release_changes = _release_changes(course, assignment, cells)
     manifest = load_manifest(course, assignment)["students"]
     results_dir = _results_dir(course, assignment)
-    summary = GradeSummary(assignment, not_graded=sweep.not_graded)
-    summary.mode = sandbox_mode(isolate) if sandbox else "no-sandbox"
     todo: list[Task] = []
     ready: list[Result] = []
     for sid in everyone:
         key = hashlib.sha256(
             (file_sha256(course.submitted_notebook(assignment, sid)) + rkey).encode()
         ).hexdigest()[:24]
-        if not force and sid in merged and merged[sid].key == key:
+        db_row = in_db.get(sid, {})
+        if (
+            not force
+            and db_row.get("key") == key
+            and db_row.get("status") not in RETRY_STATUSES
+            and sid in merged
+            and merged[sid].key == key
+        ):
             summary.skipped.append(sid)
             continue
         saved = results_dir / sid / "result.json"
         if not force and saved.exists():
             old = Result.from_dict(json.loads(saved.read_text(encoding="utf-8")))
-            if old.key == key:
+            if old.key == key and old.status not in RETRY_STATUSES:
                 ready.append(old)
                 summary.reused.append(sid)
                 continue
@@ -384,7 +456,7 @@ def grade(
                 sid,
                 key,
                 template,
-                course.state_dir / "work" / assignment,
+                course.state_dir / "work" / f"{assignment}-{os.getpid()}",
                 results_dir,
                 max_scores,
                 cell_timeout,
@@ -413,8 +485,10 @@ def grade(
         res.mode = res.mode or summary.mode
     summary.graded = [r for r in ready if r.student not in summary.reused]
     if ready:
-        summary.backup = merge_results(course, assignment, ready)
+        summary.backup = merge_results(course, assignment, ready, recheck=summary.recheck)
         for res in ready:
+            page = course.feedback_dir(assignment, res.student) / f"{assignment}.html"
+            page.unlink(missing_ok=True)  # out of date: relu-course feedback writes it again
             dest = course.autograded_notebook(assignment, res.student)
             shutil.rmtree(dest.parent, ignore_errors=True)
             if res.autograded and Path(res.autograded).exists():
@@ -422,5 +496,8 @@ def grade(
                 shutil.copy2(res.autograded, dest)
             merged[res.student] = res
         _write_json(_state_path(course, assignment), {s: r.as_dict() for s, r in merged.items()})
+        _save_recheck(course, assignment, [r.student for r in ready], summary.recheck)
+    if students is None:
+        _write_json(course.state_dir / "state" / f"{assignment}.release.json", cells)
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -8,13 +8,16 @@ Written to ``reports/<assignment>/``: ``report.md``, ``scores.png`` and
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .collect import load_manifest
 from .course import Course, CourseError
-from .grade import load_results
+from .deadlines import late_plugin, late_rows
+from .grade import load_results, recheck_path
+from .gradebook import Recheck
 from .run import Result
 
 __all__ = ["ClassReport", "Question", "build_report", "write_report", "review_reasons"]
@@ -41,6 +44,9 @@ class ClassReport:
     results: list[Result]
     questions: list[Question]
     review: list[tuple[str, str]] = field(default_factory=list)  # (who or file, why)
+    duedate: object = None  # datetime (UTC) or None
+    late: list[dict] = field(default_factory=list)  # deadlines.late_rows
+    policy: str = ""
 
     @property
     def scores(self) -> list[float]:
@@ -87,16 +93,27 @@ def build_report(course: Course, assignment: str) -> ClassReport:
         if why:
             review.append((res.student, "; ".join(why)))
     manifest = load_manifest(course, assignment)
+    path = recheck_path(course, assignment)
+    for item in json.loads(path.read_text(encoding="utf-8")) if path.exists() else []:
+        review.append((item["student"], Recheck(**item).line().split(": ", 1)[1]))
+    duedate, late = late_rows(course, assignment)
+    policy = late_plugin(course).describe() if duedate is not None else ""
     for item in manifest["students"].values():  # type: ignore[union-attr]
-        if item.get("late"):
-            review.append((item["student"], "the LMS marked it late"))
+        if item.get("late") and duedate is None:
+            review.append((item["student"], "the LMS marked it late (no due date is set)"))
     for problem in manifest["problems"]:  # type: ignore[union-attr]
         review.append((problem["source"], f"not collected: {problem['reason']}"))
     from .submitted import load_not_graded
 
     review += [(who, f"not graded: {why}") for who, why in load_not_graded(course, assignment)]
     return ClassReport(
-        assignment, results, sorted(questions.values(), key=lambda q: q.name), review
+        assignment,
+        results,
+        sorted(questions.values(), key=lambda q: q.name),
+        review,
+        duedate,
+        late,
+        policy,
     )
 
 
@@ -144,6 +161,21 @@ def write_report(course: Course, assignment: str, out: Path | None = None) -> Pa
     for q in report.questions:
         rate = f"{q.full}/{q.total} | {q.pass_rate:.0%}"
         lines.append(f"| {q.name} | {q.max_score:g} | {rate} | {q.mean:.2f} |")
+    lines += ["", "## Deadline", ""]
+    if report.duedate is None:
+        lines.append(f"No due date set (relu-course duedate {assignment} DATE).")
+    else:
+        lines.append(f"Due {report.duedate:%Y-%m-%d %H:%M} UTC. Late policy: {report.policy}.")
+        if report.late:
+            lines += ["", "| student | submitted | due (with extension) | hours late | penalty |"]
+            lines.append("|---|---|---|---:|---:|")
+            lines += [
+                f"| {r['student']} | {r['submitted']} | {r['due']} | {r['hours_late']:.1f} "
+                f"| {r['penalty']:g} |"
+                for r in report.late
+            ]
+        else:
+            lines.append("No submission was late.")
     lines += ["", f"## Needs a human ({len(report.review)})", ""]
     if report.review:
         lines += ["| submission | why |", "|---|---|"]
