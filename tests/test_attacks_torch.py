@@ -54,8 +54,8 @@ import pytest
 from test_attacks import (
     Attack,
     _digest,
-    _marker_processes,
     load_attack,
+    marker_processes,
     top_score_of_sound_gradebook,
 )
 
@@ -274,7 +274,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
                        for a in ASSIGNMENTS}  # fmt: skip
             batches = {a: f.result() for a, f in futures.items()}
     time.sleep(1.0)
-    leftovers = _marker_processes(f"sleep {marker}")
+    leftovers = marker_processes(f"sleep {marker}")
     return Graded(batches, leftovers, time.perf_counter() - start)
 
 
