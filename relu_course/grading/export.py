@@ -7,7 +7,8 @@
   ``Points Possible`` row follows the header.
 - ``moodle``: Moodle's grade import CSV: an identifier column (``Email address``, also
   ``ID number`` = the student id), names, then one column per assignment.
-- ``nbgrader``: the columns and values of ``nbgrader export`` plus ``needs_review``.
+- ``nbgrader``: the columns and values of ``nbgrader export`` plus ``needs_review`` and
+  ``grading_mode`` (how the student's code ran: ``bubblewrap``, ``unsandboxed``, ...).
 
 Every student of the gradebook (the roster, once ``collect --roster`` stored it) gets a
 row; one who did not submit gets 0, or an empty cell with ``missing="blank"``. The score
@@ -82,7 +83,8 @@ def export_text(
             if missing == "blank" and not row["timestamp"] and row["needs_review"] == "":
                 row.update(raw_score="", score="")
         rows.sort(key=lambda r: (r["assignment"], r["student_id"]))
-        dict_writer = csv.DictWriter(out, [*EXPORT_COLUMNS, "needs_review"], lineterminator="\n")
+        columns = [*EXPORT_COLUMNS, "needs_review", "grading_mode"]
+        dict_writer = csv.DictWriter(out, columns, lineterminator="\n")
         dict_writer.writeheader()
         dict_writer.writerows(rows)
         return out.getvalue(), len(rows)
