@@ -4,11 +4,13 @@ One module per concept::
 
     activations        NumPy activations and their derivatives (the reference)
     torch_activations  autograd Functions with hand-written backward, nn.Modules, registry
-    data               offline data: scikit-learn's digits, spirals, XOR, moons
+    data               offline data: scikit-learn's digits, MNIST-1D, spirals, XOR, moons
     training           device choice, seeding, a short training loop
     diagnostics        dead and dormant units, gradient norms, activation statistics,
                        born-dead odds, saturation, update-to-data ratios, a hook recorder
     plotting           figures in one style; every function returns the Figure
+    interactive        the site's interactive figures: real runs drawn with Bokeh widgets
+    notebook           book helpers that also work in a plain notebook (glue)
     checks             student self-checks, also used by the graded notebooks
     checks_torch       self-checks for the torch-based assignments (ps2-ps4)
 
@@ -30,6 +32,8 @@ _SUBMODULES = (
     "training",
     "diagnostics",
     "plotting",
+    "interactive",
+    "notebook",
     "checks",
     "checks_torch",
 )
