@@ -136,7 +136,7 @@ def stated_rules(names: Sequence[str]) -> Iterator[list[str]]:
     none was): the caller fails the check with it. The watch uses ``sys.setprofile``
     (calls into ``torch/nn/init.py``, C calls of ``torch.prelu``), so aliases such as
     ``from torch.nn.init import normal_`` are seen too. The clean re-verification
-    (:mod:`relu_course.verify_torch`) watches the student's process the same way.
+    (:mod:`relu_course.grading.verify_torch`) watches the student's process the same way.
 
     Examples
     --------

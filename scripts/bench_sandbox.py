@@ -9,9 +9,11 @@ For each assignment, one correct submission (the reference solutions typed into 
 release) is graded, median of ``--repeat`` runs:
 
 - ``nbgrader autograde`` as it comes (the kernel has the instructor's rights);
-- ``nbgrader autograde`` with sandboxed kernels (:func:`relu_course.sandbox.configure_nbgrader`:
+- ``nbgrader autograde`` with sandboxed kernels (
+  :func:`~relu_course.grading.sandbox.configure_nbgrader`:
   bubblewrap, rlimits);
-- the clean re-verification of that submission (:func:`relu_course.verify.verify_submission`:
+- the clean re-verification of that submission
+  (:func:`relu_course.grading.verify.verify_submission`:
   ps1 by observation batteries, ps2-ps4 by the judge/student process pair).
 
 ``relu-course grade`` pays the second and the third. The release is generated once per
@@ -47,8 +49,8 @@ def _say(message: str) -> None:
 
 
 def bench(assignment: str, repeat: int, tmp: Path) -> list[tuple[str, list[float]]]:
-    from relu_course.sandbox import bwrap_available
-    from relu_course.verify import verify_submission
+    from relu_course.grading.sandbox import bwrap_available
+    from relu_course.grading.verify import verify_submission
 
     harness = _harness()
     release = json.loads(json.dumps(harness.released_notebook(assignment)))
@@ -57,7 +59,9 @@ def bench(assignment: str, repeat: int, tmp: Path) -> list[tuple[str, list[float
     plain = harness.generated_course(assignment, tmp / f"{assignment}-plain")
     boxed = harness.generated_course(assignment, tmp / f"{assignment}-sandbox")
     with open(boxed.root / "nbgrader_config.py", "a", encoding="utf-8") as f:
-        f.write("\nfrom relu_course.sandbox import configure_nbgrader\nconfigure_nbgrader(c)\n")
+        f.write(
+            "\nfrom relu_course.grading.sandbox import configure_nbgrader\nconfigure_nbgrader(c)\n"
+        )
     if not bwrap_available():
         _say("bubblewrap is not available: the 'sandboxed' row has resource limits only")
     rows: list[tuple[str, list[float]]] = [

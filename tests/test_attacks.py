@@ -4,8 +4,8 @@ Every attack in ``tests/attacks/*.py`` (student code replacing solution cells or
 as scratch cells) and in :data:`METADATA_ATTACKS` (test cells deleted, edited, retagged,
 re-pointed) is one submission of a single batch that also holds honest submissions. The
 batch runs through the real ``nbgrader autograde`` with
-:func:`relu_course.sandbox.configure_nbgrader` (bubblewrap kernels), then
-:func:`relu_course.verify.check_submission` re-verifies each verdict in a clean process.
+:func:`relu_course.grading.sandbox.configure_nbgrader` (bubblewrap kernels), then
+:func:`relu_course.grading.verify.check_submission` re-verifies each verdict in a clean process.
 
 Asserted for every attack: it earns no point it did not earn (final score per question),
 it is flagged (with the expected kind of reason), and the gradebook, the other
@@ -37,8 +37,8 @@ import nbgrader_harness as harness
 import pytest
 from nbgrader.utils import compute_checksum
 
-from relu_course.sandbox import Limits, bwrap_available
-from relu_course.verify import Audit, check_submission
+from relu_course.grading.sandbox import Limits, bwrap_available
+from relu_course.grading.verify import Audit, check_submission
 
 ASSIGNMENT = "ps1_activations"
 ATTACKS_DIR = Path(__file__).parent / "attacks"
@@ -199,7 +199,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     limits = Limits(memory_bytes=4 * 2**30, cpu_seconds=120, wall_seconds=240)
     with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
         f.write(
-            "\nfrom relu_course.sandbox import Limits, configure_nbgrader\n"
+            "\nfrom relu_course.grading.sandbox import Limits, configure_nbgrader\n"
             f"configure_nbgrader(c, Limits(**{json.dumps(limits.__dict__)}))\n"
             f"c.Execute.timeout = {CELL_TIMEOUT}\n"
             "c.OverwriteCells.add_missing_cells = True\n"

@@ -4,10 +4,10 @@ Every attack in ``tests/attacks_torch/*.src`` is one submission (same format as
 ``tests/attacks``, plus a ``# assignment:`` line) in one batch per assignment that also
 holds honest submissions: the reference solution, and the first correct variant of every
 answer cell from tests/corpus_ps234.py. Each batch runs through the real ``nbgrader autograde`` with
-:func:`relu_course.sandbox.configure_nbgrader` (bubblewrap kernels); then
-:func:`relu_course.verify.check_submission` re-verifies every verdict, the torch
+:func:`relu_course.grading.sandbox.configure_nbgrader` (bubblewrap kernels); then
+:func:`relu_course.grading.verify.check_submission` re-verifies every verdict, the torch
 questions by a judge process that never runs student code
-(:mod:`relu_course.verify_torch`).
+(:mod:`relu_course.grading.verify_torch`).
 
 Header lines of an attack, besides ``# earned:`` and ``# flags:``:
 
@@ -59,9 +59,9 @@ from test_attacks import (
     top_score_of_sound_gradebook,
 )
 
-from relu_course import verify_torch
-from relu_course.sandbox import Limits, bwrap_available
-from relu_course.verify import Audit, check_submission
+from relu_course.grading import verify_torch
+from relu_course.grading.sandbox import Limits, bwrap_available
+from relu_course.grading.verify import Audit, check_submission
 from tests import corpus_ps234 as corpus
 
 ASSIGNMENTS = (corpus.PS2, corpus.PS3, corpus.PS4)
@@ -190,7 +190,7 @@ def grade_batch(assignment: str, tmp: Path, marker: str, pool: ThreadPoolExecuto
     root = course.root
     with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
         f.write(
-            "\nfrom relu_course.sandbox import Limits, configure_nbgrader\n"
+            "\nfrom relu_course.grading.sandbox import Limits, configure_nbgrader\n"
             f"configure_nbgrader(c, Limits(**{json.dumps(KERNEL_LIMITS.__dict__)}))\n"
             f"c.Execute.timeout = {CELL_TIMEOUT}\n"
             "c.OverwriteCells.add_missing_cells = True\n"

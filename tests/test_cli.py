@@ -16,15 +16,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from relu_course.cli import main
+from relu_course.grading.cli import main
 from relu_course.grading.course import find_course, nbgrader_env, run_nbgrader
 from relu_course.grading.demo import DEMO_ASSIGNMENT, demo_dir, make_demo_course
 from relu_course.grading.feedback import hidden_lines
 from relu_course.grading.grade import grade, load_results
 from relu_course.grading.gradebook import EXPORT_COLUMNS
+from relu_course.grading.sandbox import bwrap_available
 from relu_course.grading.toy import TOY_ANSWERS, make_toy_course
 from relu_course.grading.workflow import run_all
-from relu_course.sandbox import bwrap_available
 
 pytestmark = pytest.mark.slow
 os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader calls alembic from the venv

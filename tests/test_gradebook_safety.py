@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from relu_course.cli import main
+from relu_course.grading.cli import main
 from relu_course.grading.course import find_course, nbgrader_env, run_nbgrader
 from relu_course.grading.feedback import FEEDBACK_CONFIG, hidden_lines
 from relu_course.grading.grade import load_results
@@ -162,7 +162,7 @@ def test_manual_grades_survive_force_resubmission_and_source_edits(toy, capsys):
     _edit_source(toy, "test_relu", points=4)  # points: regraded, and it says why
     assert _cli(toy, "release", "toy") == 0  # the documented step after a source edit
     # the notebook was handed in against the old release: the clean re-check of
-    # relu_course.verify may flag its old points and prose for review (exit 1)
+    # relu_course.grading.verify may flag its old points and prose for review (exit 1)
     assert _grade(toy, "--student", "half") in (0, 1)
     out = capsys.readouterr().out
     assert "the tests or points of the source changed: test_relu" in out
@@ -469,7 +469,7 @@ def test_a_read_only_course_folder_is_refused_before_anything_runs(toy):
     for command in ("feedback toy", "grade toy --no-progress", "export"):
         inner = (
             f"mount --bind -o ro {toy.root} {toy.root} && "
-            f"{sys.executable} -m relu_course.cli --course {toy.root} {command}"
+            f"{sys.executable} -m relu_course.grading.cli --course {toy.root} {command}"
         )
         proc = subprocess.run(
             ["unshare", "-m", "sh", "-c", inner],

@@ -21,8 +21,8 @@ import nbformat
 import pytest
 import yaml
 
-from relu_course import sandbox, verify
-from relu_course.cli import main
+from relu_course.grading import sandbox, verify
+from relu_course.grading.cli import main
 from relu_course.grading.course import Course
 from relu_course.grading.submitted import load_not_graded, sweep_submitted
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import grading_modes as gm  # noqa: E402
 from nbgrader_harness import NO_BWRAP  # noqa: E402
 
-from relu_course.sandbox import bwrap_available  # noqa: E402
+from relu_course.grading.sandbox import bwrap_available  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ALL_MODES = os.environ.get("RELU_COURSE_ALL_MODES") == "1"

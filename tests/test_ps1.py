@@ -251,11 +251,11 @@ def test_contract_accepts_what_numpy_returns() -> None:
 
 
 def test_clean_reverification_agrees_with_the_corpus() -> None:
-    """The clean re-verification (relu_course.verify) keeps every CORRECT variant, the
+    """The clean re-verification (relu_course.grading.verify) keeps every CORRECT variant, the
     textbook answers included, and rejects every WRONG one, in one sandboxed batch."""
     from relu_course.checks import judge
-    from relu_course.sandbox import bwrap_available
-    from relu_course.verify import battery_for, observe_clean_batch
+    from relu_course.grading.sandbox import bwrap_available
+    from relu_course.grading.verify import battery_for, observe_clean_batch
 
     if not bwrap_available():
         pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")

@@ -233,7 +233,7 @@ def test_ps4_time_budget_is_the_budget_grading_enforces() -> None:
     import inspect
 
     from relu_course.grading import run
-    from relu_course.verify_torch import JOB_SECONDS
+    from relu_course.grading.verify_torch import JOB_SECONDS
 
     text, test = _text(corpus.PS4), _cells(corpus.PS4)["test_train_digits_model"]
     stated = re.findall(r"must take less than (\d+) s", text)

@@ -1,7 +1,7 @@
 """The cgroup cap of a whole sandbox: memory and processes of all its processes together.
 
 Per-process rlimits let 64 processes of 4 GiB each through; the sandbox's cgroup
-(:class:`relu_course.sandbox.SandboxCgroup`) caps their sum. Tests that need a writable
+(:class:`relu_course.grading.sandbox.SandboxCgroup`) caps their sum. Tests that need a writable
 cgroup file system (Linux, root) are skipped elsewhere; the fallback test runs anywhere.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from relu_course import sandbox
-from relu_course.sandbox import Limits, SandboxCgroup, run_sandboxed
+from relu_course.grading import sandbox
+from relu_course.grading.sandbox import Limits, SandboxCgroup, run_sandboxed
 
 MIB = 2**20
 
@@ -184,7 +184,7 @@ def test_without_cgroups_the_sandbox_still_runs_and_logs(
             (root / controller / "cgroup.procs").touch()
     monkeypatch.setattr(sandbox, "CGROUP_ROOT", root)
     monkeypatch.setattr(sandbox, "_CGROUP_WARNED", set())
-    with caplog.at_level(logging.WARNING, logger="relu_course.sandbox"):
+    with caplog.at_level(logging.WARNING, logger="relu_course.grading.sandbox"):
         done = run_sandboxed([sys.executable, "-c", "print(6 * 7)"])
     assert done.stdout.strip() == b"42", done.stderr.decode()
     assert "no cgroup cap for the sandbox" in caplog.text

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from relu_course import checks, verify
+from relu_course import checks
+from relu_course.grading import verify
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or shutil.which("bwrap") is None,

@@ -1,4 +1,4 @@
-"""Clean re-verification of ps2-ps4 (relu_course.verify_torch) on the answer corpora.
+"""Clean re-verification of ps2-ps4 (relu_course.grading.verify_torch) on the answer corpora.
 
 The instructor's test cells (hidden tests included) run in a judge process that never
 runs student code; the student's cells run in a second process and answer the judge's
@@ -23,8 +23,8 @@ import pytest
 from nbgrader_harness import NO_BWRAP, fill_solutions, released_notebook, solution_sources
 from test_ps234 import pack
 
-from relu_course.sandbox import bwrap_available
-from relu_course.verify import Verdict, check_submission, verify_submission
+from relu_course.grading.sandbox import bwrap_available
+from relu_course.grading.verify import Verdict, check_submission, verify_submission
 from tests import corpus_ps234 as corpus
 
 pytestmark = pytest.mark.slow

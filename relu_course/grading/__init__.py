@@ -16,6 +16,14 @@ One module per step::
     feedback   feedback HTML without hidden tests
     report     pass rates, histogram, who needs a human
     workflow   all steps in one call; demo: the shipped demo class; toy: a tiny course
+    sandbox    bubblewrap isolation and rlimits for every process that runs student code
+    verify     clean re-verification of ps1 and the tamper audit
+    verify_torch  clean re-verification of ps2-ps4
+    cli        the ``relu-course`` command
+
+This layer sits above the student library: it imports ``relu_course.checks`` and friends,
+and nothing in ``relu_course`` outside this folder imports it. Install it with the
+``grading`` extra (``pip install "relu-course[grading]"``).
 
 Submodules are imported on use, so ``import relu_course.grading`` does not import
 nbgrader.
@@ -24,6 +32,7 @@ nbgrader.
 from __future__ import annotations
 
 __all__ = [
+    "cli",
     "collect",
     "course",
     "deadlines",
@@ -38,6 +47,9 @@ __all__ = [
     "report",
     "restore",
     "run",
+    "sandbox",
     "toy",
+    "verify",
+    "verify_torch",
     "workflow",
 ]

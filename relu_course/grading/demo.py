@@ -47,7 +47,7 @@ def make_demo_course(folder: Path) -> Course:
 
 def run_demo(folder: Path | None = None, *, jobs: int | None = None) -> int:
     """Build the demo course and run the workflow; returns 0 when every score matches."""
-    from relu_course.sandbox import INSTALL_HINT, isolation
+    from relu_course.grading.sandbox import INSTALL_HINT, isolation
 
     folder = folder or Path(tempfile.mkdtemp(prefix="relu-course-demo-"))
     course = make_demo_course(folder)

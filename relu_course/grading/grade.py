@@ -70,7 +70,7 @@ class GradeSummary:
     skipped: list[str] = field(default_factory=list)
     backup: Path | None = None
     seconds: float = 0.0
-    mode: str = ""  # how student code ran (relu_course.sandbox.sandbox_mode)
+    mode: str = ""  # how student code ran (relu_course.grading.sandbox.sandbox_mode)
     not_graded: list[tuple[str, str]] = field(default_factory=list)  # (folder, why)
     #: manual grades kept on cells that changed (see gradebook.Recheck)
     recheck: list[Any] = field(default_factory=list)
@@ -384,7 +384,7 @@ def grade(
     """
     from tqdm.auto import tqdm
 
-    from relu_course.sandbox import sandbox_mode
+    from relu_course.grading.sandbox import sandbox_mode
 
     from .collect import load_manifest
     from .submitted import sweep_submitted

@@ -42,7 +42,7 @@ class Result:
     sandbox or the kernel could not start: the grader's fault, nothing of the student's
     ran) or ``error`` (nbgrader failed: see ``message``). Every status but ``graded``
     needs a human. ``mode`` says how the student's code ran
-    (:func:`relu_course.sandbox.sandbox_mode`).
+    (:func:`relu_course.grading.sandbox.sandbox_mode`).
     """
 
     student: str
@@ -52,11 +52,11 @@ class Result:
     grades: list[GradeRecord] = field(default_factory=list)
     comments: dict[str, str] = field(default_factory=dict)
     repairs: list[dict[str, Any]] = field(default_factory=list)
-    flags: list[dict[str, Any]] = field(default_factory=list)  # relu_course.verify.Flag dicts
+    flags: list[dict[str, Any]] = field(default_factory=list)  # grading.verify.Flag dicts
     key: str = ""  # hash of submission + release, for resuming
     seconds: float = 0.0
     autograded: str | None = None  # path of the autograded notebook, if any
-    mode: str = ""  # how student code ran: relu_course.sandbox.sandbox_mode()
+    mode: str = ""  # how student code ran: relu_course.grading.sandbox.sandbox_mode()
 
     @property
     def score(self) -> float:
@@ -145,9 +145,9 @@ def autograde_one(
     cell_timeout : int
         Seconds each cell may run (nbgrader's ``ExecutePreprocessor.timeout``).
     sandbox : bool
-        Run the kernel in :mod:`relu_course.sandbox` (bubblewrap; rlimits only, with a
+        Run the kernel in :mod:`relu_course.grading.sandbox` (bubblewrap; rlimits only, with a
         loud warning, where it is unavailable) and re-verify the verdicts in clean
-        processes (:func:`relu_course.verify.check_submission`): each question scores
+        processes (:func:`relu_course.grading.verify.check_submission`): each question scores
         the minimum of both, and every disagreement or tampering sign becomes a flag.
         ``False`` runs student code with the grader's rights (warns loudly).
     isolate : bool or None
@@ -175,11 +175,11 @@ def autograde_one(
     cfg.Execute.timeout = cell_timeout
     cfg.ExecutePreprocessor.timeout = cell_timeout
     cfg.OverwriteCells.add_missing_cells = True
-    from relu_course.sandbox import sandbox_mode
+    from relu_course.grading.sandbox import sandbox_mode
 
     mode = sandbox_mode(isolate) if sandbox else "no-sandbox"
     if sandbox:
-        from relu_course.sandbox import configure_nbgrader
+        from relu_course.grading.sandbox import configure_nbgrader
 
         configure_nbgrader(cfg, isolate=isolate is not False)
     else:
@@ -258,7 +258,7 @@ def _verify(
     isolate: bool | None = None, cell_timeout: float | None = None,
 ) -> None:  # fmt: skip
     """Re-verify in clean processes: scores become min(nbgrader, clean); flags recorded."""
-    from relu_course.verify import Audit, audit_notebook, verify_submission
+    from relu_course.grading.verify import Audit, audit_notebook, verify_submission
 
     # verdicts from the repaired notebook (repairs only restore what an editor damaged);
     # tampering checks on the file as handed in, when it is a readable nbformat-4 file

@@ -55,7 +55,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from relu_course.sandbox import Limits
+from relu_course.grading.sandbox import Limits
 
 __all__ = [
     "JOB_SECONDS",
@@ -1138,7 +1138,7 @@ def _sandbox_main() -> None:  # pragma: no cover - runs inside the sandbox (test
     import relu_course.training  # noqa: F401
 
     _bridge_class()
-    from relu_course.verify import started_line
+    from relu_course.grading.verify import started_line
 
     started = started_line(request["nonce"]) + b"\n"  # no student code has run yet
     while started:
@@ -1233,7 +1233,7 @@ def torch_jobs(
     of the student's cells to run) and ``flags`` / ``stub`` (every name is the released
     stub: not attempted).
     """
-    from relu_course import verify as v
+    from relu_course.grading import verify as v
 
     cells = release.get("cells", [])
     first_solution = next(
@@ -1305,7 +1305,7 @@ def run_torch_jobs(
     isolate: bool | None = None, job_seconds: float = JOB_SECONDS,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Run the jobs in ONE sandbox; one ``{"passed", "message"}`` or ``{"fatal"}`` per job."""
-    from relu_course import verify as v
+    from relu_course.grading import verify as v
 
     if not jobs:
         return []
@@ -1321,7 +1321,7 @@ def run_torch_jobs(
         sys.executable,
         "-I",
         "-c",
-        "from relu_course import verify_torch as v; v._sandbox_main()",
+        "from relu_course.grading import verify_torch as v; v._sandbox_main()",
     ]
     wall = int(job_seconds * len(jobs) + 60)
     answers, why = v.exchange_sandboxed(

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .grading.course import Course, CourseError, find_course
+from .course import Course, CourseError, find_course
 
 __all__ = ["main", "build_parser"]
 
@@ -164,7 +164,7 @@ def _course(args: argparse.Namespace) -> Course:
 
 
 def cmd_release(course: Course, args: argparse.Namespace) -> int:
-    from .grading.release import release
+    from .release import release
 
     ids = [args.assignment] if args.assignment else course.assignments()
     if not ids:
@@ -186,7 +186,7 @@ def cmd_release(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_collect(course: Course, args: argparse.Namespace) -> int:
-    from .grading.collect import collect
+    from .collect import collect
 
     report = collect(course, args.assignment, args.source, roster=args.roster, dry_run=args.dry_run)
     verb = "would collect" if args.dry_run else "collected"
@@ -210,7 +210,7 @@ def cmd_collect(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
-    from .grading.grade import grade
+    from .grade import grade
     from .sandbox import INSTALL_HINT, isolation
 
     course.check_assignment(args.assignment)  # a typo is reported before the sandbox
@@ -270,7 +270,7 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
-    from .grading.feedback import generate_feedback
+    from .feedback import generate_feedback
 
     report = generate_feedback(course, args.assignment, args.student)
     print(f"feedback for {len(report.written)} student(s) in {course.root / 'feedback'}")
@@ -284,7 +284,7 @@ def cmd_feedback(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_export(course: Course, args: argparse.Namespace) -> int:
-    from .grading.export import export_text
+    from .export import export_text
 
     lms_ids = {}
     for item in args.lms_id:
@@ -312,7 +312,7 @@ def cmd_export(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_report(course: Course, args: argparse.Namespace) -> int:
-    from .grading.report import build_report, write_report
+    from .report import build_report, write_report
 
     folder = write_report(course, args.assignment, args.to)
     built = build_report(course, args.assignment)
@@ -326,7 +326,7 @@ def cmd_report(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_restore(course: Course, args: argparse.Namespace) -> int:
-    from .grading.restore import list_backups, restore
+    from .restore import list_backups, restore
 
     if not args.backup:
         backups = list_backups(course)
@@ -347,7 +347,7 @@ def cmd_restore(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_duedate(course: Course, args: argparse.Namespace) -> int:
-    from .grading.deadlines import parse_when, set_duedate
+    from .deadlines import parse_when, set_duedate
 
     course.check_assignment(args.assignment)
     when = None if args.date.lower() == "none" else parse_when(args.date)
@@ -357,7 +357,7 @@ def cmd_duedate(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_extend(course: Course, args: argparse.Namespace) -> int:
-    from .grading.deadlines import set_extension
+    from .deadlines import set_extension
 
     course.check_assignment(args.assignment)
     now = set_extension(course, args.assignment, args.student, args.days)
@@ -380,7 +380,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .grading.demo import run_demo
+    from .demo import run_demo
 
     return run_demo(args.folder, jobs=args.jobs)
 
@@ -422,8 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = globals()[f"cmd_{args.command}"]
         if args.command not in WRITERS or getattr(args, "dry_run", False):
             return int(handler(course, args))
-        from .grading.gradebook import check_gradebook
-        from .grading.lock import course_lock
+        from .gradebook import check_gradebook
+        from .lock import course_lock
 
         with course_lock(course, args.command, wait=args.wait):
             if args.command != "restore":

@@ -10,7 +10,7 @@ process:
    by the ``def`` it contains when an editor stripped the metadata) is extracted, with
    only the student cells that define names it needs (e.g. ``sigmoid`` for
    ``sigmoid_grad``); the setup, test and scratch cells never run;
-2. it runs in a **fresh sandboxed Python process** (:func:`relu_course.sandbox.run_sandboxed`)
+2. it runs in a **fresh sandboxed Python process** (:func:`.sandbox.run_sandboxed`)
    with a small harness that captured ``type``, ``np.ndarray`` and the NumPy functions it
    needs *before* the student's code ran; the harness calls the function on the
    battery's inputs (``observe``) and sends back plain data only (JSON: type name,
@@ -19,7 +19,7 @@ process:
    ``judge``-s it against the reference.
 
 Every other graded test cell (the torch questions of ps2-ps4) is re-verified by
-:mod:`relu_course.verify_torch`: the instructor's test cell runs in a judge process that
+:mod:`relu_course.grading.verify_torch`: the instructor's test cell runs in a judge process that
 never runs student code, and the student's cells answer its calls from a second process,
 as plain data over a pipe.
 
@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from relu_course import checks
-from relu_course.sandbox import Limits, run_sandboxed
+from relu_course.grading.sandbox import Limits, run_sandboxed
 
 __all__ = [
     "VERIFY_LIMITS",
@@ -807,7 +807,7 @@ def verify_submission(
     list[Verdict]
         One per test cell ``test_<function>`` whose tests call a checks battery, then one
         per other graded test cell that uses the student's names (torch questions,
-        :mod:`relu_course.verify_torch`; ``function`` lists those names).
+        :mod:`relu_course.grading.verify_torch`; ``function`` lists those names).
     """
     release, submitted = _load(release_nb), _load(submitted_nb)
     student = _student_cells(release, submitted)
@@ -864,7 +864,7 @@ def verify_submission(
         )
 
     # every other graded test cell (ps2-ps4: torch questions): judged by the instructor's
-    # test cell in a process that never runs student code (relu_course.verify_torch).
+    # test cell in a process that never runs student code (relu_course.grading.verify_torch).
     # A question nbgrader scored 0 stays 0 whatever the clean run says: not re-run.
     source = _load(source_nb) if source_nb is not None else release
     done = {v.grade_id for v in verdicts}
@@ -875,7 +875,7 @@ def verify_submission(
         and _meta(c).get("grade_id") not in done
         for c in source.get("cells", [])
     ):
-        from relu_course import verify_torch
+        from relu_course.grading import verify_torch
 
         for job, passed, message in verify_torch.verify_torch_questions(
             release, submitted, source, skip=done, isolate=isolate
