@@ -46,7 +46,9 @@ from relu_course.activations import (
 )
 from relu_course.torch_activations._registry import (
     ACTIVATION_NAMES,
+    BUILTIN_MODULE_TYPES,
     GATED_UNITS,
+    MODULE_TYPES,
     get_activation,
 )
 from relu_course.torch_activations.gated import (
@@ -118,6 +120,8 @@ from relu_course.torch_activations.smooth import (
 
 __all__ = [
     "ACTIVATION_NAMES",
+    "BUILTIN_MODULE_TYPES",
+    "MODULE_TYPES",
     "CELU",
     "CELUFunction",
     "ELU",

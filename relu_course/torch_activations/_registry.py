@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from relu_course.activations import activation_key
-from relu_course.torch_activations.gated import GEGLU, GLU, SwiGLU
+from relu_course.torch_activations.gated import GEGLU, GLU, Maxout, ReLUSquared, SwiGLU
 from relu_course.torch_activations.relu_family import (
     CELU,
     ELU,
@@ -53,9 +53,19 @@ _REGISTRY: dict[str, tuple[type[nn.Module], Callable[..., nn.Module], dict[str, 
 
 ACTIVATION_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
+BUILTIN_MODULE_TYPES: tuple[type[nn.Module], ...] = tuple(
+    dict.fromkeys(torch_cls for _, torch_cls, _ in _REGISTRY.values())
+)
+"""Torch's own module classes of the registered activations (``nn.ReLU`` ...), once each."""
+
 GATED_UNITS: dict[str, type[nn.Module]] = {"glu": GLU, "geglu": GEGLU, "swiglu": SwiGLU}
 """Gated units of transformer feed-forward layers: they halve the width, so they stay out
 of :func:`get_activation`; build one directly after a Linear layer to ``2 * hidden``."""
+
+MODULE_TYPES: tuple[type[nn.Module], ...] = tuple(
+    dict.fromkeys([*(mirror for mirror, _, _ in _REGISTRY.values()), Maxout, ReLUSquared])
+) + tuple(GATED_UNITS.values())
+"""Every module class of the mirror: the registered ones, Maxout, ReLUSquared, the gated units."""
 
 
 def _elsewhere(name: object) -> str:
