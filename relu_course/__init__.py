@@ -16,8 +16,8 @@ One module per concept::
 
 ``activations``, ``torch_activations`` and ``diagnostics`` are packages split into one
 module per family or question (``activations/relu_family.py`` ...); import from the
-package itself, as above. Submodules are imported lazily, so ``import relu_course`` is cheap and does not
-import torch until a torch-based module is used.
+package itself, as above. Submodules are imported lazily, so ``import relu_course`` is
+cheap and does not import torch until a torch-based module is used.
 """
 
 from __future__ import annotations
