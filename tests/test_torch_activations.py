@@ -743,3 +743,23 @@ def test_constants_are_defined_once_in_the_numpy_reference() -> None:
                         holders[name].append(path.relative_to(package).as_posix())
     # the numbers as code (not in prose) appear once, in the NumPy reference
     assert holders == {name: ["activations/_core.py"] for name in numbers.values()}
+
+
+def test_numpy_and_torch_defaults_agree() -> None:
+    """A default (negative_slope=0.01, alpha=1.0 ...) is written in several signatures and
+    in the NumPy registry's params; here they are held to one value."""
+    A = pytest.importorskip("relu_course.activations")
+    empty = inspect.Parameter.empty
+    checked = 0
+    for act in A.ACTIVATIONS.values():
+        mirror = inspect.signature(getattr(ta, act.torch_name)).parameters
+        for fn in (act.fn, act.grad):
+            ours = inspect.signature(fn).parameters
+            for key, value in act.params.items():
+                assert key in ours, (act.name, fn.__name__, key)
+                if ours[key].default is not empty and act.name != "gelu_tanh":
+                    assert value == ours[key].default, (act.name, fn.__name__, key)
+                if key in mirror and mirror[key].default is not empty:
+                    assert ours[key].default in (empty, mirror[key].default), (act.name, key)
+                    checked += 1
+    assert checked >= 10  # leaky_relu, rrelu, elu, celu, gelu, softplus, each twice
