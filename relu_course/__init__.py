@@ -14,8 +14,10 @@ One module per concept::
     checks             student self-checks, also used by the graded notebooks
     checks_torch       self-checks for the torch-based assignments (ps2-ps4)
 
-Submodules are imported lazily, so ``import relu_course`` is cheap and does not
-import torch until a torch-based module is used.
+``activations``, ``torch_activations`` and ``diagnostics`` are packages split into one
+module per family or question (``activations/relu_family.py`` ...); import from the
+package itself, as above. Submodules are imported lazily, so ``import relu_course`` is
+cheap and does not import torch until a torch-based module is used.
 """
 
 from __future__ import annotations
