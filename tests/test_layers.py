@@ -281,9 +281,8 @@ def _grading_private_uses() -> list[str]:
 
 @pytest.mark.xfail(
     bool(_grading_private_uses()),
-    reason="verify_torch uses verify's private helpers (_meta, _source, _parse, ...) and "
-    "restore imports gradebook._sqlite_copy; the grading restructuring (other branches of "
-    "issue 16) replaces them",
+    reason="verify_torch uses verify's private helpers (_meta, _source, _parse, ...); the "
+    "grading restructuring (other branches of issue 16) replaces them",
     strict=False,
 )
 def test_the_grading_layer_uses_no_private_name_of_another_module() -> None:

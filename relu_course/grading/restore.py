@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .course import Course, CourseError
-from .gradebook import sqlite_copy, backup
+from .gradebook import backup, sqlite_copy
 
 __all__ = ["Backup", "list_backups", "restore"]
 
