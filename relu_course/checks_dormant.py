@@ -140,39 +140,45 @@ def _feeding_linears(model: nn.Sequential) -> dict[str, str]:
     return out
 
 
+Units = tuple[int, ...]
+
+
 def _layer(
-    gen: torch.Generator, fan_in: int, width: int, *, dead: tuple[int, ...] = (),
-    weak: tuple[int, ...] = (), scale: float = 1.0, dtype: torch.dtype = torch.float32,
+    gen: torch.Generator, fan_in: int, width: int, kinds: Mapping[str, Units], scale: float,
+    dtype: torch.dtype,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
-    """A Linear's (weight, bias): live units (bias 0.5), ``dead`` units (bias -50: zero on
-    every input in [-1, 1]) and ``weak`` units (1% of the scale: score about 0.01)."""
+    """A Linear's (weight, bias): live units (bias 0.5, score about 1), ``kinds["dead"]``
+    (bias -50: zero on every input in [-1, 1]) and ``kinds["weak"]`` (1% of the scale:
+    score about 0.01). ``scale`` multiplies every unit but ``kinds["unscaled"]``."""
     bound = 1 / math.sqrt(fan_in)
     w = (torch.rand(width, fan_in, generator=gen, dtype=torch.float64) * 2 - 1) * bound
     b = torch.full((width,), 0.5, dtype=torch.float64)
-    for j in weak:
+    for j in kinds.get("weak", ()):
         w[j] *= 0.01
         b[j] = 0.005
-    for j in dead:
+    for j in kinds.get("dead", ()):
         b[j] = -50.0
-    return (w * scale).to(dtype), (b * scale).to(dtype)
+    w, b = (w * scale).to(dtype), (b * scale).to(dtype)
+    for j in kinds.get("unscaled", ()):
+        w[j] /= scale
+        b[j] /= scale
+    return w, b
 
 
 def _net_case(
-    label: str, sizes: list[int], dormant: dict[int, tuple[tuple[int, ...], tuple[int, ...]]],
-    *, seed: int, tau: float = 0.1, batch: int = 64, scales: Mapping[int, float] | None = None,
+    label: str, sizes: list[int], units: Mapping[int, Mapping[str, Units]], *, seed: int,
+    tau: float = 0.1, scales: Mapping[int, float] | None = None,
     dtype: torch.dtype = torch.float32, stats: bool = False,
 ) -> DormantCase:  # fmt: skip
-    """A seeded MLP with ``sizes``; ``dormant[i] = (dead, weak)`` units of hidden layer i."""
+    """A seeded MLP with layer ``sizes``, a batch of 64 inputs in [-1, 1]; ``units[i]``
+    names the dead, weak and unscaled units of hidden layer ``i`` (see :func:`_layer`)."""
     gen = torch.Generator().manual_seed(seed)
-    layers = []
-    for i, (fan_in, width) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        dead, weak = dormant.get(i, ((), ()))
-        layers.append(
-            _layer(gen, fan_in, width, dead=dead, weak=weak,
-                   scale=(scales or {}).get(i, 1.0), dtype=dtype)
-        )  # fmt: skip
-    x = (torch.rand(batch, sizes[0], generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
-    return DormantCase(label, tuple(layers), x, tau, seed, stats)
+    layers = tuple(
+        _layer(gen, fan_in, width, units.get(i, {}), (scales or {}).get(i, 1.0), dtype)
+        for i, (fan_in, width) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
+    )
+    x = (torch.rand(64, sizes[0], generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
+    return DormantCase(label, layers, x, tau, seed, stats)
 
 
 def _at_tau_case() -> DormantCase:
@@ -198,72 +204,34 @@ def battery(level: Level = "basic") -> list[DormantCase]:
     """
     if level not in ("basic", "full"):
         raise ValueError(f'level must be "basic" or "full", got {level!r}')
+    every_fourth = tuple(j for j in range(96) if j % 4 != 3)
     cases = [
-        _net_case("one hidden layer, units 1 and 6 dead", [5, 8, 3], {0: ((1, 6), ())}, seed=1),
-        _net_case(
-            "two hidden layers with dead and weak units",
-            [6, 10, 10, 2],
-            {0: ((1, 7), (4,)), 1: ((2,), (7,))},
-            seed=2,
-        ),  # fmt: skip
-        _net_case(
-            "large activations: unit 3 has mean |h| near 0.5 but a score near 0.02",
-            [4, 6, 2],
-            {},
-            seed=4,
-            scales={0: 40.0},
-        ),  # fmt: skip
+        _net_case("one hidden layer, units 1 and 6 dead", [5, 8, 3], {0: {"dead": (1, 6)}},
+                  seed=1),
+        _net_case("two hidden layers with dead and weak units", [6, 10, 10, 2],
+                  {0: {"dead": (1, 7), "weak": (4,)}, 1: {"dead": (2,), "weak": (7,)}}, seed=2),
+        _net_case("large activations: unit 3 has mean |h| near 0.5 but a score near 0.02",
+                  [4, 6, 2], {0: {"unscaled": (3,)}}, seed=4, scales={0: 40.0}),
         _at_tau_case(),
-        _net_case(
-            "every unit of the first hidden layer dead (layer mean 0: all dormant)",
-            [3, 5, 4, 2],
-            {0: (tuple(range(5)), ())},
-            seed=5,
-        ),  # fmt: skip
-        _net_case(
-            "72 of 96 units dead: the re-initialised values",
-            [64, 96, 10],
-            {0: (tuple(range(0, 96, 4)) + tuple(range(1, 96, 4)) + tuple(range(2, 96, 4)), ())},
-            seed=6,
-            stats=True,
-        ),  # fmt: skip
-    ]
-    # the large-activations case: unit 3 keeps the small scale (mean |h| ~ 0.5 > tau)
-    w, b = cases[2].layers[0]
-    w[3] /= 40.0
-    b[3] /= 40.0
+        _net_case("every unit of the first hidden layer dead (layer mean 0: all dormant)",
+                  [3, 5, 4, 2], {0: {"dead": tuple(range(5))}}, seed=5),
+        _net_case("72 of 96 units dead: the re-initialised values", [64, 96, 10],
+                  {0: {"dead": every_fourth}}, seed=6, stats=True),
+    ]  # fmt: skip
     if level == "full":
         cases += [
-            _net_case(
-                "small activations everywhere: raw means below tau, no unit dormant",
-                [4, 6, 3],
-                {},
-                seed=7,
-                scales={0: 0.02},
-            ),  # fmt: skip
-            _net_case(
-                "tau = 0: only the dead units (unit 2), not the weak one (unit 5)",
-                [4, 8, 2],
-                {0: ((2,), (5,))},
-                seed=8,
-                tau=0.0,
-            ),  # fmt: skip
-            _net_case(
-                "three hidden layers, float64, tau = 0.3, the middle layer has none",
-                [5, 7, 9, 6, 3],
-                {0: ((0,), (3, 6)), 2: ((1, 5), ())},
-                seed=9,
-                tau=0.3,
-                dtype=torch.float64,
-            ),  # fmt: skip
-            _net_case(
-                "two hidden layers of 128, most units dead: the re-initialised values",
-                [32, 128, 128, 4],
-                {0: (tuple(range(16, 128)), ()), 1: (tuple(range(0, 128, 2)), ())},
-                seed=10,
-                stats=True,
-            ),  # fmt: skip
-        ]
+            _net_case("small activations everywhere: raw means below tau, no unit dormant",
+                      [4, 6, 3], {}, seed=7, scales={0: 0.02}),
+            _net_case("tau = 0: only the dead units (unit 2), not the weak one (unit 5)",
+                      [4, 8, 2], {0: {"dead": (2,), "weak": (5,)}}, seed=8, tau=0.0),
+            _net_case("three hidden layers, float64, tau = 0.3, the middle layer has none",
+                      [5, 7, 9, 6, 3], {0: {"dead": (0,), "weak": (3, 6)}, 2: {"dead": (1, 5)}},
+                      seed=9, tau=0.3, dtype=torch.float64),
+            _net_case("two hidden layers of 128, most units dead: the re-initialised values",
+                      [32, 128, 128, 4],
+                      {0: {"dead": tuple(range(16, 128))}, 1: {"dead": tuple(range(0, 128, 2))}},
+                      seed=10, stats=True),
+        ]  # fmt: skip
     return cases
 
 
