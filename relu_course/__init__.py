@@ -13,6 +13,7 @@ One module per concept::
     notebook           book helpers that also work in a plain notebook (glue)
     checks             student self-checks, also used by the graded notebooks
     checks_torch       self-checks for the torch-based assignments (ps2-ps4)
+    checks_dormant     the check of ps3's ReDo question (re-exported by checks_torch)
 
 Submodules are imported lazily, so ``import relu_course`` is cheap and does not
 import torch until a torch-based module is used.
@@ -36,6 +37,7 @@ _SUBMODULES = (
     "notebook",
     "checks",
     "checks_torch",
+    "checks_dormant",
 )
 
 __all__ = ["__version__", *_SUBMODULES]
