@@ -468,7 +468,8 @@ problem set you will
 
 1. write a detector of dead units that uses forward hooks (4 points),
 2. kill a network on purpose (not graded),
-3. find a recipe that keeps it alive and accurate (3 points).
+3. find a recipe that keeps it alive and accurate (3 points),
+4. bring back units that barely fire, as ReDo does (3 points).
 """),
     code(SETUP),
     md(r"""
@@ -626,6 +627,124 @@ dead, accuracy = checks_torch.check_rescue(recipe, max_dead=0.05, min_accuracy=0
 print(f"largest dead fraction {dead:.3f}, held-out accuracy {accuracy:.3f}")
 ### BEGIN HIDDEN TESTS
 dead, accuracy = checks_torch.check_rescue(recipe, max_dead=0.05, min_accuracy=0.85, seed=1)
+### END HIDDEN TESTS
+""",
+    ),
+    md(r"""
+## 4. Resetting dormant units (3 points)
+
+A unit need not be exactly dead to be useless: one that fires far less than its
+neighbours contributes almost nothing to the next layer. Sokar et al. (2023) call unit
+$j$ of a hidden layer **$\tau$-dormant** on a batch when its share of the layer's activity
+is small:
+
+$$
+s_j = \frac{\frac{1}{B}\sum_{b} |h_j(x_b)|}{\frac{1}{N}\sum_{k=1}^{N} \frac{1}{B}\sum_{b}
+|h_k(x_b)|} \le \tau ,
+$$
+
+where $h$ is the output of the layer's ReLU, $B$ the batch size and $N$ the number of units
+in the layer. Dividing by the layer's mean makes the score independent of the layer's
+scale. When every unit of a layer outputs 0 the denominator is 0: then every score is 0
+and every unit is dormant. Chapter 12 shows that such units pile up when a network is
+trained on one task after another, and that **ReDo** ("recycling dormant neurons")
+brings them back. For every dormant unit $j$ fed by `nn.Linear` layer $k$:
+
+* re-draw row $j$ of layer $k$'s weight and entry $j$ of its bias as a fresh `nn.Linear`
+  would: uniformly in $[-1/\sqrt{n_\text{in}}, 1/\sqrt{n_\text{in}}]$ with $n_\text{in}$ =
+  `in_features` (that is `kaiming_uniform_` with `a=math.sqrt(5)`);
+* set its **outgoing** weights, column $j$ of the *next* `nn.Linear`'s weight, to 0, so that
+  the new unit cannot change the network's output at the moment of the reset.
+
+Write `reset_dormant_units(model, x, tau=0.1)` for a `nn.Sequential` of `Linear`,
+`ReLU`, ..., `Linear` layers. Compute every score from the model as it is when the
+function is called, then reset. Work **in place** under `torch.no_grad()`: keep the
+same `nn.Linear` modules and the same weight and bias `Parameter`s (an optimiser built
+before the reset holds those objects). Leave the output layer's rows, `x`, the model's
+hooks and its training mode as they were. Return `{name of the Linear in the Sequential:
+number of its units reset}` for every Linear that feeds a ReLU, zeros included: for
+`Linear, ReLU, Linear, ReLU, Linear` the keys are `"0"` and `"2"`. Where a re-drawn row
+meets a zeroed column (a dormant unit fed by a dormant unit), 0 and a re-drawn value are
+both accepted.
+"""),
+    solution(
+        "reset_dormant_units",
+        '''
+def reset_dormant_units(
+    model: nn.Sequential, x: torch.Tensor, tau: float = 0.1
+) -> dict[str, int]:
+    """ReDo: re-initialise the tau-dormant units of every hidden ReLU layer, in place.
+
+    s_j = mean_b |h_j(x_b)| / mean_k mean_b |h_k(x_b)| (every s_j = 0 when the layer's
+    mean is 0); unit j is dormant when s_j <= tau.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        Linear, ReLU, Linear, ReLU, ..., Linear. Unit j of a hidden layer is output j of
+        the Linear just before a ReLU.
+    x : torch.Tensor
+        A batch of inputs, shape (batch, in_features). Not modified.
+    tau : float
+        The threshold, >= 0.
+
+    Returns
+    -------
+    dict of str to int
+        {name of each Linear that feeds a ReLU ("0", "2", ...): units reset there}.
+        Each dormant unit j of Linear k gets row j of the weight and entry j of the bias
+        drawn from U(-1/sqrt(in_features), 1/sqrt(in_features)), and column j of the
+        next Linear's weight set to 0; the same Linear and Parameter objects stay.
+    """
+    ### BEGIN SOLUTION
+    linears = [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]
+    counts = {}
+    with torch.no_grad():
+        mean_abs, h, last = {}, x, None
+        for name, module in model.named_children():  # the scores, before any reset
+            h = module(h)
+            if isinstance(module, nn.Linear):
+                last = name
+            elif isinstance(module, nn.ReLU):
+                mean_abs[last] = h.abs().mean(dim=0)
+        for (name, layer), (_, next_layer) in zip(linears, linears[1:]):
+            if name not in mean_abs:
+                continue
+            m = mean_abs[name]
+            scores = m / m.mean() if m.mean() > 0 else torch.zeros_like(m)
+            dormant = scores <= tau
+            bound = 1 / math.sqrt(layer.in_features)
+            fresh_weight = torch.empty_like(layer.weight).uniform_(-bound, bound)
+            fresh_bias = torch.empty_like(layer.bias).uniform_(-bound, bound)
+            layer.weight[dormant] = fresh_weight[dormant]
+            layer.bias[dormant] = fresh_bias[dormant]
+            next_layer.weight[:, dormant] = 0.0
+            counts[name] = int(dormant.sum())
+    return counts
+    ### END SOLUTION
+''',
+    ),
+    tests(
+        "test_reset_dormant_units",
+        3,
+        """
+checks_torch.check_reset_dormant_units(reset_dormant_units, level="basic")
+# Three hidden units; unit 1 has bias -10, so it outputs 0 on both examples: score 0.
+net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+with torch.no_grad():
+    net[0].weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
+    net[0].bias.copy_(torch.tensor([0.0, -10.0, 0.0]))
+x = torch.tensor([[1.0, 2.0], [3.0, 1.0]])
+weight, before = net[0].weight, net(x).detach()
+got = reset_dormant_units(net, x)
+print(got)
+assert got == {"0": 1}, f"Linear '0' has one dormant unit (unit 1), got {got}"
+assert net[0].weight is weight, "reset in place: keep the same weight Parameter"
+assert torch.all(net[2].weight[:, 1] == 0), "unit 1's outgoing weights must be 0"
+assert torch.all(net[0].weight[1].abs() <= 1 / math.sqrt(2)), "draw from U(+-1/sqrt(fan_in))"
+assert torch.equal(net(x), before), "resetting a dead unit must not change the output"
+### BEGIN HIDDEN TESTS
+checks_torch.check_reset_dormant_units(reset_dormant_units, level="full")
 ### END HIDDEN TESTS
 """,
     ),
