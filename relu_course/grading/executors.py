@@ -191,7 +191,10 @@ def dask_task(job: Job, template: bytes) -> Verdict:
     folder of the worker's temporary directory, under the same sandbox policy as a local
     run. A worker without bubblewrap never falls back to resource limits on its own: only
     ``--unsandboxed`` (``isolate=False``) allows that."""
+    from .course import nbgrader_env
+
     os.environ["RELU_COURSE_PROGRESS"] = "0"
+    os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader calls alembic from this Python's bin/
     if job.sandbox and job.isolate is None:
         from .sandbox import INSTALL_HINT, bwrap_available
 
@@ -260,16 +263,14 @@ class DaskExecutor:
     def run(self, tasks: Sequence[Task], timeout: float, on_verdict: OnVerdict) -> None:
         if not tasks:
             return
-        distributed = import_distributed()
         client = self._client()
         try:
-            self._run(distributed, client, tasks, timeout, on_verdict)
+            self._run(client, tasks, timeout, on_verdict)
         finally:
             client.close()
 
     def _run(
         self,
-        distributed: Any,
         client: Any,
         tasks: Sequence[Task],
         timeout: float,
@@ -301,11 +302,9 @@ class DaskExecutor:
                 break
             while queue and len(running) < threads:
                 submit()
-            try:
-                done = distributed.wait(list(running), timeout=1.0, return_when="FIRST_COMPLETED")
-                finished = list(done.done)
-            except TimeoutError:
-                finished = []
+            finished = [future for future in running if future.done()]
+            if not finished:
+                time.sleep(0.2)
             for future in finished:
                 task, job, _ = running.pop(future)
                 on_verdict(task, self._verdict(future, job))
