@@ -239,9 +239,9 @@ class DaskExecutor:
                 "`dask scheduler` and workers with `dask worker ADDRESS` (docs/INSTRUCTORS.md)"
             ) from None
 
-    def _check_workers(self, client: Any, tasks: Sequence[Task]) -> int:
-        """The cluster's worker threads; refuses a cluster without workers, and, when
-        the sandbox is required, one with a worker that has no bubblewrap."""
+    def _check_workers(self, client: Any, tasks: Sequence[Task]) -> None:
+        """Refuse a cluster without workers, and, when the sandbox is required, one with
+        a worker that has no bubblewrap."""
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)
         except TimeoutError:
@@ -258,7 +258,6 @@ class DaskExecutor:
             if bare:
                 listed = "; ".join(f"{w}: {why}" for w, why in sorted(bare.items()))
                 raise CourseError(f"no sandbox on Dask worker(s) {listed}: {INSTALL_HINT}")
-        return max(1, sum(client.nthreads().values()))
 
     def run(self, tasks: Sequence[Task], timeout: float, on_verdict: OnVerdict) -> None:
         if not tasks:
@@ -276,7 +275,7 @@ class DaskExecutor:
         timeout: float,
         on_verdict: OnVerdict,
     ) -> None:
-        threads = self._check_workers(client, tasks)
+        self._check_workers(client, tasks)
         bundles: dict[Path, bytes] = {}
         queue = list(reversed(tasks))
         running: dict[Any, tuple[Task, Job, float]] = {}  # future -> (task, job, start)
@@ -286,38 +285,44 @@ class DaskExecutor:
             job = task.job()
             if task.template not in bundles:
                 bundles[task.template] = pack_template(task.template)
-            future = client.submit(
-                self.task_fn,
-                job,
-                bundles[task.template],
-                key=f"grade-{job.assignment}-{job.student}-{job.key}-{time.time_ns()}",
-                pure=False,
-                retries=0,
-            )
+            try:
+                future = client.submit(
+                    self.task_fn,
+                    job,
+                    bundles[task.template],
+                    key=f"grade-{job.assignment}-{job.student}-{job.key}-{time.time_ns()}",
+                    pure=False,
+                    retries=0,
+                )
+            except Exception as err:  # noqa: BLE001 - the client lost its scheduler
+                on_verdict(task, infra_error(job, f"could not hand it to Dask ({err})"))
+                return
             running[future] = (task, job, time.monotonic())
 
-        lost = ""
-        while queue or running:
-            if lost:
-                break
-            while queue and len(running) < threads:
-                submit()
+        lost, down_since = "", 0.0
+        while (queue or running) and not lost:
+            now = time.monotonic()
+            if client.status == "running":
+                down_since = 0.0
+                threads = max(1, sum(client.nthreads().values()))  # workers come and go
+                while queue and len(running) < threads:
+                    submit()
+            else:  # reconnecting: wait for it, up to the connect timeout and a margin
+                down_since = down_since or now
+                gone = client.status in ("closing", "closed", "failed")
+                if gone or now - down_since > self.connect_timeout + 30:
+                    lost = f"the connection to the Dask scheduler at {self.address} was lost"
             finished = [future for future in running if future.done()]
             if not finished:
                 time.sleep(0.2)
             for future in finished:
                 task, job, _ = running.pop(future)
                 on_verdict(task, self._verdict(future, job))
-            now = time.monotonic()
             for future, (task, job, began) in list(running.items()):
-                if now - began > timeout:
+                if time.monotonic() - began > timeout:
                     del running[future]
                     self._stop(client, future)
                     on_verdict(task, _timed_out(job, timeout))
-            if client.status in ("closing", "closed", "failed"):
-                lost = f"the connection to the Dask scheduler at {self.address} was lost"
-            else:
-                threads = max(1, sum(client.nthreads().values()))  # workers come and go
         for task, job, _ in running.values():
             on_verdict(task, infra_error(job, lost))
         while queue:
