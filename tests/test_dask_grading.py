@@ -13,16 +13,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from relu_course.grading.course import find_course, nbgrader_env
-from relu_course.grading.executors import DaskExecutor, dask_task
+from relu_course.grading.course import CourseError, find_course, nbgrader_env
+from relu_course.grading.executors import DaskExecutor, dask_task, import_distributed
 from relu_course.grading.grade import grade, load_results
 from relu_course.grading.gradebook import graded_keys
 from relu_course.grading.release import release
 from relu_course.grading.run import INFRA_ERROR
 from relu_course.grading.toy import TOY_ANSWERS, make_toy_course
 
-distributed = pytest.importorskip("distributed")
-pytestmark = pytest.mark.slow
 os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader calls alembic; workers inherit it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
 import make_demo  # noqa: E402
@@ -36,9 +34,21 @@ CLASS = {
 }
 
 
+def test_without_distributed_the_cluster_option_says_what_to_install(monkeypatch, tmp_path):
+    from relu_course.grading.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    course = make_toy_course(tmp_path / "toy")
+    with pytest.raises(CourseError, match=r'pip install "relu-course\[cluster\]"'):
+        import_distributed()
+    assert main(["--course", str(course), "grade", "toy", "--scheduler", "tcp://x:8786"]) == 2
+
+
 @pytest.fixture(scope="module")
 def cluster():
     import dask
+
+    distributed = pytest.importorskip("distributed")
 
     # a worker that dies once fails its task at once (no retry on another worker)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
@@ -88,6 +98,7 @@ def _gradebook(course) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_a_class_graded_on_dask_gets_the_same_gradebook_as_local_processes(cluster, tmp_path):
     local = _toy_class(tmp_path / "local")
     on_dask = find_course(shutil.copytree(local.root, tmp_path / "dask"))
@@ -114,6 +125,7 @@ def _dies_on_victim(job, template):
     return dask_task(job, template)
 
 
+@pytest.mark.slow
 def test_a_worker_dying_mid_task_is_an_infrastructure_error_and_the_run_resumes(cluster, tmp_path):
     course = _toy_class(tmp_path / "course")
     dying = DaskExecutor(cluster.scheduler_address, task_fn=_dies_on_victim)
