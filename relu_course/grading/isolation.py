@@ -57,9 +57,10 @@ __all__ = [
     "Isolation",
     "SandboxWarning",
     "bwrap_available",
+    "bwrap_problem",
     "isolation",
     "prepare_folder",
-    "random_uid",
+    "new_sandbox_uid",
     "run_sandboxed",
     "sandbox_command",
     "sandbox_mode",
@@ -73,7 +74,7 @@ class SandboxWarning(RuntimeWarning):
     """Student code runs without file-system and network isolation."""
 
 
-def random_uid() -> int:
+def new_sandbox_uid() -> int:
     """A fresh unprivileged user id for one sandbox (as root; 1,000,000-1,999,999)."""
     return secrets.randbelow(1_000_000) + 1_000_000
 
@@ -113,7 +114,7 @@ def _is_root() -> bool:
 _PROBED: dict[tuple[str, bool], str] = {}
 
 
-def _probe_bwrap() -> str:
+def bwrap_problem() -> str:
     """``""`` when bubblewrap can build the sandbox here, else why not (cached per PATH)."""
     if not sys.platform.startswith("linux"):
         return f"bubblewrap is Linux-only, this is {sys.platform}"
@@ -150,7 +151,7 @@ def bwrap_available() -> bool:
     >>> isinstance(bwrap_available(), bool)
     True
     """
-    return not _probe_bwrap()
+    return not bwrap_problem()
 
 
 #: What to do on a machine without a working bubblewrap (one line, shown by the CLI).
@@ -209,7 +210,7 @@ def isolation(limits: Limits | None = None) -> Isolation:
     >>> isolation().mode in ("bubblewrap", "bubblewrap-user", "unsandboxed")
     True
     """
-    why = _probe_bwrap()
+    why = bwrap_problem()
     root = _is_root()
     cgroup = sandbox_cgroup(limits or DEFAULT_LIMITS)
     if cgroup is not None:
@@ -236,7 +237,7 @@ def sandbox_mode(isolate: bool | None = None) -> str:
     >>> sandbox_mode(False)
     'unsandboxed'
     """
-    if isolate is False or _probe_bwrap():
+    if isolate is False or bwrap_problem():
         return "unsandboxed"
     return "bubblewrap" if _is_root() else "bubblewrap-user"
 
@@ -361,7 +362,7 @@ def sandbox_command(
     join = [sys.executable, "-I", "-S", "-c", _JOIN_CGROUPS, *map(str, cgroups), "--"]
     outer = [*timeout, *join] if cgroups else timeout  # trusted, run as the grader
     if not isolate:
-        warn_unsandboxed(_probe_bwrap() or "--unsandboxed: isolate=False")
+        warn_unsandboxed(bwrap_problem() or "--unsandboxed: isolate=False")
         envargs = ["env", "-i", *(f"{k}={v}" for k, v in environment.items())]
         return [*outer, *envargs, *limiter, *argv]
     links = [Path(d) for d in _SYSTEM_DIRS if Path(d).is_symlink()]
@@ -388,7 +389,7 @@ def sandbox_command(
     if not root:  # bwrap already dropped every capability; the uid stays the caller's
         _log_not_root()
         return [*outer, *cmd, *limiter, *argv]
-    uid = random_uid() if uid is None else uid
+    uid = new_sandbox_uid() if uid is None else uid
     setpriv = [shutil.which("setpriv") or "setpriv", "--reuid", str(uid), "--regid", str(uid)]
     setpriv += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
     return [*outer, *cmd, *setpriv, "--", *limiter, *argv]
@@ -444,7 +445,7 @@ def run_sandboxed(
         scratch.mkdir()
         for name, data in (files or {}).items():
             (scratch / name).write_bytes(data)
-        uid = random_uid()
+        uid = new_sandbox_uid()
         prepare_folder(scratch, uid)
         os.chmod(tmp, 0o755)
         cgroup = sandbox_cgroup(limits)

@@ -54,27 +54,31 @@ import numpy as np
 
 from relu_course import checks
 from relu_course.grading import codec
-from relu_course.grading.isolation import Limits, run_sandboxed
+from relu_course.grading.isolation import run_sandboxed
+from relu_course.grading.limits import MAX_RESULT_BYTES, Limits
 
 __all__ = [
+    "COMMAND",
     "GRADER_ERROR",
     "NoIPython",
     "collect",
     "exchange_sandboxed",
     "exec_statements",
+    "make_undumpable",
     "notebook_namespace",
     "observe_job",
     "run_in_child",
     "serve",
     "started_line",
+    "take_stdout",
+    "type_name",
+    "write_all",
 ]
 
 #: How a message about a failure of the grader itself (not of the student's code) starts.
 GRADER_ERROR = "grader error: "
 #: How the grader starts this module in the sandbox.
 COMMAND = (sys.executable, "-I", "-m", "relu_course.grading.runner")
-#: The most data one observed result may send (a larger result is judged by its form only).
-MAX_RESULT_BYTES = 16 * 2**20
 
 # Bound when this module is imported, before any student code runs in this process.
 _type, _len, _str, _list, _isinstance = type, len, str, list, isinstance

@@ -34,9 +34,10 @@ from relu_course.grading.isolation import (
     Isolation,
     SandboxWarning,
     bwrap_available,
+    bwrap_problem,
     isolation,
+    new_sandbox_uid,
     prepare_folder,
-    random_uid,
     run_sandboxed,
     sandbox_command,
     sandbox_mode,
@@ -131,7 +132,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def _setup_sandbox(self, cwd: str | None) -> str:
         self._sbx_isolate = self.isolate and bwrap_available()
         if self.isolate and not self._sbx_isolate:
-            warn_unsandboxed("isolate=True, but bubblewrap does not work here")
+            warn_unsandboxed(bwrap_problem() or "isolate=False")
         self._sbx_tmp = Path(tempfile.mkdtemp(prefix="relu-kernel-", dir=self.sandbox_root or None))
         os.chmod(self._sbx_tmp, 0o755)
         # removed with the manager or at exit, even when the kernel died and nbclient
@@ -145,7 +146,7 @@ class SandboxKernelManager(AsyncKernelManager):
         else:
             scratch.mkdir()
         conn.mkdir()
-        self._sbx_uid = random_uid()
+        self._sbx_uid = new_sandbox_uid()
         prepare_folder(scratch, self._sbx_uid)
         prepare_folder(conn, self._sbx_uid)
         self._sbx_scratch, self._sbx_conn = scratch, conn
