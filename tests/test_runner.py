@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 
@@ -171,3 +172,14 @@ def test_a_runner_that_never_starts_is_the_graders_error(tmp_path):
         [python], {"jobs": [{}]}, limits=VERIFY_LIMITS, isolate=False
     )
     assert answers is None and why.startswith(runner.GRADER_ERROR), why
+
+
+def test_the_runner_and_the_sandbox_do_not_import_nbgrader():
+    """The clean process imports the isolation, never nbgrader or Jupyter."""
+    code = (
+        "import sys, relu_course.grading.runner, relu_course.grading.isolation\n"
+        "found = [m for m in ('nbgrader', 'jupyter_client', 'nbformat') if m in sys.modules]\n"
+        "sys.exit(f'imported {found}' if found else 0)"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
