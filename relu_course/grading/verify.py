@@ -1,4 +1,4 @@
-"""Re-verify autograded verdicts in clean processes, and audit submissions for tampering.
+"""Re-verify autograded verdicts in clean processes (the tamper audit is in ``audit.py``).
 
 nbgrader decides a test cell's score inside the student's own kernel, after the student's
 code ran there: a notebook can patch ``np.allclose`` or ``relu_course.checks``, swallow the
