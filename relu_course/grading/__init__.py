@@ -16,8 +16,15 @@ One module per step::
     feedback   feedback HTML without hidden tests
     report     pass rates, histogram, who needs a human
     workflow   all steps in one call; demo: the shipped demo class; toy: a tiny course
-    sandbox    bubblewrap isolation and rlimits for every process that runs student code
-    verify     clean re-verification of ps1 and the tamper audit
+    isolation  the sandbox: bubblewrap and rlimits for every process that runs student code
+    cgroup     memory and task caps of a whole sandbox
+    limits     every resource limit of grading
+    sandbox    nbgrader's kernels in the sandbox (configure_nbgrader)
+    codec      the one wire format between grading processes
+    runner     the clean process that re-runs a submission's answers
+    notebook_cells  reading nbgrader notebooks: cells, metadata, hidden tests
+    audit      the tamper audit
+    verify     clean re-verification of ps1
     verify_torch  clean re-verification of ps2-ps4
     cli        the ``relu-course`` command
 
@@ -32,7 +39,10 @@ nbgrader.
 from __future__ import annotations
 
 __all__ = [
+    "audit",
+    "cgroup",
     "cli",
+    "codec",
     "collect",
     "course",
     "deadlines",
@@ -41,12 +51,16 @@ __all__ = [
     "feedback",
     "grade",
     "gradebook",
+    "isolation",
+    "limits",
     "lock",
+    "notebook_cells",
     "release",
     "repair",
     "report",
     "restore",
     "run",
+    "runner",
     "sandbox",
     "toy",
     "verify",
