@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from relu_course.training import model_device
+
 __all__ = [
     "ACTIVATION_TYPES",
     "ActivationRecorder",
@@ -97,12 +99,6 @@ def _activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return layers
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _batches(data: Data) -> Iterable[Tensor]:
     """Inputs from a tensor (one batch) or a DataLoader / iterable of ``x`` or ``(x, y)``."""
     if isinstance(data, Tensor):
@@ -137,7 +133,7 @@ def _run_with_hooks(
     on_output: Callable[[str, Tensor], None],
 ) -> list[str]:
     """Run ``data`` through ``model``, calling ``on_output(name, output)`` per layer."""
-    dev = _model_device(model) if device is None else torch.device(device)
+    dev = model_device(model) if device is None else torch.device(device)
     layers = _activation_layers(model)
     handles = []
     try:
@@ -168,7 +164,11 @@ def _per_unit(out: Tensor) -> Tensor:
 
 
 def dead_units(
-    model: nn.Module, data: Data, *, device: str | torch.device | None = None
+    model: nn.Module,
+    data: Data,
+    *,
+    device: str | torch.device | None = None,
+    exactly_zero: bool = False,
 ) -> dict[str, Tensor]:
     """Mask of dead units per activation layer: ``dead_j = max over data of h_j <= 0``.
 
@@ -186,6 +186,10 @@ def dead_units(
         One batch of inputs, or batches of ``x`` or ``(x, y)``.
     device : str, torch.device or None
         Where to run; None uses the device of the model's parameters.
+    exactly_zero : bool
+        Count a unit as dead only when its output is exactly 0 on every input (the
+        gradient test: a Leaky ReLU unit with negative outputs is then alive). The
+        ps3 checks measure this way.
 
     Returns
     -------
@@ -203,7 +207,8 @@ def dead_units(
     alive: dict[str, Tensor] = {}
 
     def record(name: str, out: Tensor) -> None:
-        positive = (_per_unit(out) > 0).any(dim=1).cpu()
+        rows = _per_unit(out)
+        positive = (rows != 0 if exactly_zero else rows > 0).any(dim=1).cpu()
         alive[name] = alive[name] | positive if name in alive else positive
 
     names = _run_with_hooks(model, data, device, record)
@@ -211,7 +216,11 @@ def dead_units(
 
 
 def dead_unit_fraction(
-    model: nn.Module, data: Data, *, device: str | torch.device | None = None
+    model: nn.Module,
+    data: Data,
+    *,
+    device: str | torch.device | None = None,
+    exactly_zero: bool = False,
 ) -> dict[str, float]:
     """Share of dead units per activation layer: ``#{j : max_x h_j(x) <= 0} / N``.
 
@@ -219,7 +228,7 @@ def dead_unit_fraction(
 
     Parameters
     ----------
-    model, data, device
+    model, data, device, exactly_zero
         As in :func:`dead_units`.
 
     Returns
@@ -237,7 +246,7 @@ def dead_unit_fraction(
     """
     return {
         name: mask.float().mean().item()
-        for name, mask in dead_units(model, data, device=device).items()
+        for name, mask in dead_units(model, data, device=device, exactly_zero=exactly_zero).items()
     }
 
 
@@ -252,7 +261,7 @@ def activation_stats(
 
     Parameters
     ----------
-    model, data, device
+    model, data, device, exactly_zero
         As in :func:`dead_units`.
 
     Returns
@@ -457,7 +466,7 @@ def dormant_scores(
 
     Parameters
     ----------
-    model, data, device
+    model, data, device, exactly_zero
         As in :func:`dead_units`.
 
     Returns
@@ -551,7 +560,7 @@ def saturation_fraction(
 
     Parameters
     ----------
-    model, data, device
+    model, data, device, exactly_zero
         As in :func:`dead_units`.
     eps : float
         Distance from the asymptote that counts as saturated, in ``(0, 0.5)``.
