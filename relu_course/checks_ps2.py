@@ -26,6 +26,7 @@ from relu_course.checks_torch_core import (
     failure,
     fmt,
     judge_in_order,
+    snapshot,
 )
 from relu_course.training import make_mlp
 
@@ -285,7 +286,10 @@ def _grad_cases(name: str, level: str = "basic") -> Cases:
     gen = torch.Generator().manual_seed(0)
 
     def case(what: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
-        return {"name": name, "what": what, "model": model, "x": x, "y": y}
+        # what the judge compares with is fixed now, before the student's code runs
+        return {"name": name, "what": what, "model": model, "x": x, "y": y,
+                "batch": x.shape[0], "expected": _grad_norms_reference(model, x, y),
+                "params": snapshot(model)}  # fmt: skip
 
     model = seeded_mlp([5, 8, 8, 8, 3], nn.Tanh, seed=1)
     x = torch.randn(16, 5, generator=gen)
@@ -341,8 +345,7 @@ def _observe_grads(fn: Callable[..., Any], cases: Cases) -> Observations:
 
 
 def _judge_grad_case(case: Mapping[str, Any], obs: Mapping[str, Any]) -> str | None:
-    name, what, x = case["name"], case["what"], case["x"]
-    expected = _grad_norms_reference(case["model"], x, case["y"])
+    name, what, expected = case["name"], case["what"], case["expected"]
     got = obs["values"]
     if got is None:
         return failure(
@@ -351,7 +354,7 @@ def _judge_grad_case(case: Mapping[str, Any], obs: Mapping[str, Any]) -> str | N
             obs["type"],
             "collect `float(layer.weight.grad.norm())` (or .item()) for every nn.Linear",
         )
-    if changed(case["model"], obs["params"]):
+    if changed(case["params"], obs["params"]):
         return failure(
             f"{name} on {what}: the model's parameters",
             "unchanged (measure only: no optimiser step)",
@@ -373,7 +376,7 @@ def _judge_grad_case(case: Mapping[str, Any], obs: Mapping[str, Any]) -> str | N
         hint = "the values are in reverse order: list layers input side first"
     elif torch.allclose(got_t**0.5, exp_t, rtol=1e-3, atol=0.0):
         hint = "these are squared norms: take the square root (tensor.norm())"
-    elif torch.allclose(got_t / x.shape[0], exp_t, rtol=1e-3, atol=0.0):
+    elif torch.allclose(got_t / case["batch"], exp_t, rtol=1e-3, atol=0.0):
         hint = "the loss must be the MEAN cross-entropy over the batch, not the sum"
     else:
         hint = (

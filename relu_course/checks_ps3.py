@@ -26,6 +26,7 @@ from relu_course.checks_torch_core import (
     check_level,
     failure,
     judge_in_order,
+    snapshot,
 )
 from relu_course.diagnostics import dead_unit_fraction
 from relu_course.training import make_mlp
@@ -88,8 +89,11 @@ def _detector_cases(name: str, level: str = "basic") -> Cases:
     check_level(level)
 
     def case(what: str, model: nn.Module, data: Any, expected: dict, hint: str) -> dict:
+        # the model's state before any call: what the judge compares with afterwards
+        modes = {n: m.training for n, m in model.named_modules()}
         return {"name": name, "what": what, "model": model, "data": data,
-                "expected": expected, "hint": hint}  # fmt: skip
+                "expected": expected, "hint": hint, "modes": modes,
+                "params": snapshot(model)}  # fmt: skip
 
     model = _dead_net(["live", "dead", "live", "live", "dead", "live"])
     cases = [
@@ -202,8 +206,7 @@ def _judge_detector_case(case: Mapping[str, Any], obs: Mapping[str, Any]) -> str
             "keep the handles that register_forward_hook returns and call .remove() on "
             "each in a `finally:` block",
         )  # fmt: skip
-    modes = {n: m.training for n, m in case["model"].named_modules()}
-    moved = [n for n, mode in dict(obs["modes"]).items() if mode != modes.get(n)]
+    moved = [n for n, mode in dict(obs["modes"]).items() if mode != case["modes"].get(n)]
     if moved:
         return failure(
             f"{what}: model.training afterwards",
@@ -211,7 +214,7 @@ def _judge_detector_case(case: Mapping[str, Any], obs: Mapping[str, Any]) -> str
             "remember `was_training = model.training`, use model.eval() while measuring, "
             "and call model.train(was_training) at the end",
         )  # fmt: skip
-    if changed(case["model"], obs["params"]):
+    if changed(case["params"], obs["params"]):
         return failure(f"{what}: parameters", "unchanged", "changed",
                        "only run forward passes (under torch.no_grad())")  # fmt: skip
     return None

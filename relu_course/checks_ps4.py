@@ -78,7 +78,7 @@ def _observe_function_case(fn_cls: Any, case: Mapping[str, Any]) -> dict[str, An
         return {"error": error, "y": detached(y), "shown": _shown(y, fmt)}
     if step == "slope":
         slope, dtype = case["slope"], case["dtype"]
-        x = case["base"].to(dtype).requires_grad_()
+        x = case["base"].to(dtype).clone().requires_grad_()
         y, error = attempt(apply, f"{name}.apply(x, {slope})", x, slope)
         obs = {"error": error, "y": detached(y), "shown": _shown(y, repr)}
         obs["x_after"] = x.detach().clone()

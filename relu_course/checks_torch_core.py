@@ -55,6 +55,7 @@ __all__ = [
     "judge_in_order",
     "quiet",
     "run_check",
+    "snapshot",
     "stated_rules",
 ]
 
@@ -273,13 +274,17 @@ def detached(t: Any) -> Any:
     return None
 
 
-def changed(model: nn.Module, params: Sequence[Any]) -> bool:
-    """True when ``params`` (observed after a call) differ from ``model``'s parameters."""
-    mine = [p.detach() for p in model.parameters()]
-    return len(mine) != len(params) or any(
+def snapshot(model: nn.Module) -> list[torch.Tensor]:
+    """Copies of ``model``'s parameters: taken when a case is built, before any call."""
+    return [p.detach().cpu().clone() for p in model.parameters()]
+
+
+def changed(before: Sequence[torch.Tensor], after: Sequence[Any]) -> bool:
+    """True when the parameters ``after`` a call differ from the snapshot ``before``."""
+    return len(before) != len(after) or any(
         not isinstance(q, torch.Tensor) or q.shape != p.shape or q.dtype != p.dtype
         or not torch.equal(q, p)
-        for p, q in zip(mine, params, strict=False)
+        for p, q in zip(before, after, strict=False)
     )  # fmt: skip
 
 

@@ -6,8 +6,10 @@ raw bytes, requires_grad, Parameter, .grad), ``{"N": array}``, ``{"S": NumPy sca
 ``{"L": list}``, ``{"U": tuple}``, ``{"D": [[key, value], ...]}``, ``{"M": module
 description}`` (standard ``torch.nn`` layers only), ``{"H": handle}`` and ``{"R": stand-in
 description}`` (a module that stays in the student's process), ``{"A": index of an
-argument}`` (a result that is an argument), ``{"DL": data loader}``, ``{"V": device}``,
-``{"Y": dtype}``, ``{"O": type name of an object that cannot cross}``. A check's
+argument}`` (a result that is an argument), ``{"V": device}``, ``{"Y": dtype}``,
+``{"O": type name of an object that cannot cross}``. (Data loaders no longer cross: the
+dead-unit check that fed one to the student's detector now observes in the student's
+process.) A check's
 observations (:func:`enc_plain`) use only ``T``, ``L`` and ``D``. Messages on a pipe are
 length-prefixed (:func:`send_message`, :func:`recv_message`).
 """
@@ -53,11 +55,6 @@ MAX_DEPTH = 20
 class RemoteError(RuntimeError):
     """The student process failed to answer a call (it died, hung or sent garbage)."""
 
-
-# Shared by both processes. Encoding: JSON with tagged objects {"T": tensor}, {"L": list},
-# {"U": tuple}, {"D": [[key, value], ...]}, {"M": module description}, {"H": handle},
-# {"A": index of an argument}, {"DL": data loader}, {"V": device}, {"Y": dtype},
-# {"O": type name of an object that cannot cross}.
 
 _DTYPES = (
     "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8",
@@ -441,7 +438,6 @@ class Encoder:
         import numpy as np
         import torch
         from torch import nn
-        from torch.utils.data import DataLoader
 
         if depth > MAX_DEPTH:
             raise TypeError("value nested too deeply")
@@ -482,27 +478,9 @@ class Encoder:
             if getattr(v, "_remote_handle", None) is not None:
                 return {"H": v._remote_handle}
             return enc_module(v, state=True, other=_judge_child)
-        if isinstance(v, DataLoader) and not self.reverse:
-            return _enc_loader(v, self)
         if self.handles is not None:
             return {"O": f"{type(v).__module__}.{type(v).__qualname__}"}
         raise TypeError(f"a {type(v).__name__} cannot be sent to the student process")
-
-
-def _enc_loader(loader: Any, enc: Encoder) -> dict[str, Any]:
-    from torch.utils.data import SequentialSampler, TensorDataset
-
-    if not isinstance(loader.dataset, TensorDataset) or not isinstance(
-        loader.sampler, SequentialSampler
-    ):
-        raise TypeError("only DataLoader(TensorDataset(...)) without shuffling can cross")
-    return {
-        "DL": {
-            "tensors": [enc_tensor(t) for t in loader.dataset.tensors],
-            "bs": loader.batch_size,
-            "drop": bool(loader.drop_last),
-        }
-    }
 
 
 class Opaque:
@@ -536,7 +514,6 @@ class Decoder:
 
     def __call__(self, v: Any, depth: int = 0) -> Any:
         import torch
-        from torch.utils.data import DataLoader, TensorDataset
 
         if depth > MAX_DEPTH:
             raise RemoteError("value nested too deeply")
@@ -585,12 +562,6 @@ class Decoder:
             m = self.resolve(v)
             self.objs.append(m)
             return m
-        if tag == "DL":
-            if self.handles is None:
-                raise RemoteError("unexpected data loader")
-            d = v["DL"]
-            tensors = [dec_tensor(t["T"]) for t in d["tensors"]]
-            return DataLoader(TensorDataset(*tensors), batch_size=d["bs"], drop_last=d["drop"])
         if tag == "O":
             return Opaque(str(v["O"])[:200], v.get("v"))
         raise RemoteError(f"unknown tag {tag!r}")

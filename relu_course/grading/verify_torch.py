@@ -17,16 +17,28 @@ harness that never runs student code (one sandbox per submission):
   builds on are then the course's (``checks_torch.COURSE_PARTS``), and each call is
   watched for what the notebook forbids (``checks_torch.STATED_RULES``).
 
-Every call crosses a pipe as plain data (JSON; tensors as dtype, shape and raw bytes;
-never pickle): the arguments, torch's random-number state and grad mode go to the student
-process; the result, the arguments' state after the call (tensor values, a model's
-parameters, gradients, training flags and hooks) and the random state come back. So the
-judge sees exactly what the student's code computed, and decides with its own, untouched
-torch, numpy and checks. Modules returned by the student are rebuilt in the judge from
-their parameters when they are made of standard ``torch.nn`` layers (so the judge trains
-and measures them itself); any other module, a student's ``nn.Module`` class and a
-``torch.autograd.Function`` stay in the student process, and the judge calls their
-forward and backward through the pipe (:class:`RemoteModule`, autograd bridge).
+A test cell's ``checks_torch.check_*`` call on a proxy ships **observations**, as the
+ps1 re-verification does (:func:`relu_course.grading.torch_rpc.observing_checks`): the
+student process builds the check's cases, runs its ``observe`` on the student's object and
+sends plain data back (numbers, strings, tensors; :func:`.torch_wire.enc_plain`); the judge
+builds the same cases and applies the check's ``judge``, which never runs student code.
+The check modules are restored in the student process before observing, as they were
+before its cells ran. Only gradcheck's cases (``TorchCheck.in_judge``) run in the judge,
+through the proxy: its verdict comes from many forward and backward calls, not from one
+value.
+
+Everything else the test cell does with a proxy (the visible tests' own statements:
+``out is w``, ``net(torch.zeros(5, 16))``, ``y.backward(...)``, ``act.weight.grad``,
+training ``build_mlp``'s network, scoring ``train_digits_model``'s model) needs the
+object itself, so it stays an **object call** (:class:`.torch_rpc.Link`): the arguments,
+torch's random-number state and grad mode go to the student process; the result, the
+arguments' state after the call (tensor values, a model's parameters, gradients, training
+flags and hooks) and the random state come back (JSON; tensors as dtype, shape and raw
+bytes; never pickle; :mod:`.torch_wire`). Modules returned by the student are rebuilt in
+the judge from their parameters when they are made of standard ``torch.nn`` layers (so the
+judge trains and measures them itself); any other module, a student's ``nn.Module`` class
+and a ``torch.autograd.Function`` stay in the student process, and the judge calls their
+forward and backward through the pipe (``RemoteModule``, autograd bridge).
 
 Forging a verdict would need the judge's memory: it is a separate process, made
 non-dumpable before any student code starts (no ``ptrace``, no ``/proc/<pid>/mem``),
