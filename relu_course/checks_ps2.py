@@ -304,11 +304,13 @@ def _grad_cases(name: str, level: str = "basic") -> Cases:
     x = torch.randn(32, 6, generator=gen)
     y = torch.randint(0, 4, (32,), generator=gen)
     cases.append(case("a ReLU MLP whose .grad already holds stale values", stale, x, y))
-    nested = nn.Sequential(
-        nn.Sequential(nn.Linear(4, 7), nn.ReLU()),
-        nn.Dropout(0.5),
-        nn.Sequential(nn.Linear(7, 9), nn.LeakyReLU(0.1), nn.Linear(9, 2)),
-    ).eval()
+    with torch.random.fork_rng(devices=[]):  # the same layers in every process
+        torch.manual_seed(4)
+        nested = nn.Sequential(
+            nn.Sequential(nn.Linear(4, 7), nn.ReLU()),
+            nn.Dropout(0.5),
+            nn.Sequential(nn.Linear(7, 9), nn.LeakyReLU(0.1), nn.Linear(9, 2)),
+        ).eval()
     x = torch.randn(8, 4, generator=gen)
     y = torch.randint(0, 2, (8,), generator=gen)
     cases.append(case("nested blocks with Dropout (eval mode)", nested, x, y))

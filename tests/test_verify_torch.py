@@ -132,3 +132,73 @@ def test_ipython_syntax_in_an_honest_answer_keeps_its_points(assignment, grade_i
     assert verdicts and not failed, failed
     flags = check_submission(released, json.loads(json.dumps(nb)), assignment).flags
     assert not [f for f in flags if f.tampering], flags
+
+
+# ------------------------------------------------------------------ observations on the wire
+
+WIRE_CASES = [  # (assignment, grade id, check, parameters, a wrong corpus variant)
+    (corpus.PS2, "he_normal_", "check_init", {"kind": "he"}, "fan_out"),
+    (corpus.PS2, "build_mlp", "check_mlp", {}, "bias_kept"),
+    (corpus.PS2, "grad_norm_per_layer", "check_grad_norms", {}, "no_zero_grad"),
+    (corpus.PS3, "dead_fraction_per_layer", "check_dead_detector", {}, "mode_not_restored"),
+    (corpus.PS4, "LeakyReLUFunction", "check_autograd_function", {}, "in_place"),
+    (corpus.PS4, "PReLU", "check_prelu_module", {}, None),
+]
+
+
+def _student_object(grade_id: str, source: str):
+    import math
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from relu_course import checks_torch
+
+    ns = {"math": math, "np": np, "torch": torch, "F": F, "nn": nn, "DataLoader": DataLoader,
+          "TensorDataset": TensorDataset, "checks_torch": checks_torch,
+          "ACTIVATION_LAYERS": checks_torch.ACTIVATION_LAYERS}  # fmt: skip
+    exec(source, ns)  # noqa: S102 - the reference solution and the corpus's answers
+    ns.update(checks_torch.COURSE_PARTS.get(grade_id, {}))
+    return ns[grade_id]
+
+
+@pytest.mark.parametrize(("assignment", "grade_id", "check", "params", "wrong"), WIRE_CASES)
+def test_observations_cross_the_wire_and_judge_alike(assignment, grade_id, check, params, wrong):
+    """What the student process sends (plain data, JSON) is judged as the local check
+    judges: no verdict depends on an object that stayed behind."""
+    from relu_course.checks_torch import CHECKS
+    from relu_course.checks_torch_core import is_plain
+    from relu_course.grading.torch_wire import dec_plain, enc_plain
+
+    spec = CHECKS[check]
+    sources = {"reference": solution_sources(assignment)[grade_id]}
+    if wrong is not None:
+        (variant,) = [v for v in corpus.variants(assignment, correct=False)
+                      if v.grade_id == grade_id and v.name == wrong]  # fmt: skip
+        sources["wrong"] = variant.source
+    for label, source in sources.items():
+        obj = _student_object(grade_id, source)
+        cases = spec.cases(grade_id, level="basic", **params)
+        observations = spec.observe(obj, cases)
+        assert is_plain(observations), label
+        shipped = dec_plain(json.loads(json.dumps(enc_plain(observations))))
+        fresh = spec.cases(grade_id, level="basic", **params)  # the judge's own cases
+        local, remote = spec.judge(cases, observations), spec.judge(fresh, shipped)
+        assert local == remote, (label, local, remote)
+        assert (local is None) == (label == "reference"), (label, local)
+
+
+def test_only_plain_observations_cross() -> None:
+    from torch import nn
+
+    from relu_course.grading.torch_wire import RemoteError, dec_plain, enc_plain
+
+    with pytest.raises(TypeError):
+        enc_plain({"model": nn.ReLU()})
+    with pytest.raises(RemoteError):
+        dec_plain({"M": {"cls": "ReLU"}})  # a module description is not an observation
+    with pytest.raises(RemoteError):
+        dec_plain({"L": [{"O": "student.Fake"}]})

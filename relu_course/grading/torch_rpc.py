@@ -87,7 +87,7 @@ class Link:
                 new = dec_array(state["N"])
                 if new.shape == obj.shape and new.dtype == obj.dtype:
                     obj[...] = new
-            elif "M" in state and getattr(obj, "_remote_handle", None) is None:
+            elif "M" in state and getattr(obj, "remote_handle", None) is None:
                 apply_module_state(obj, state["M"])
         if "err" in rep:
             raise _student_exception(rep["err"])
@@ -273,11 +273,11 @@ def _remote_module(link: Link, d: Mapping[str, Any]) -> Any:
 
     class RemoteModule(nn.Module):
         def forward(self, *args: Any, **kwargs: Any) -> Any:
-            return link.apply(self._remote_handle, args, kwargs, module=self)
+            return link.apply(self.remote_handle, args, kwargs, module=self)
 
     RemoteModule.__name__ = RemoteModule.__qualname__ = str(d.get("cls", "RemoteModule"))[:80]
     m = RemoteModule()
-    object.__setattr__(m, "_remote_handle", int(d["h"]))
+    object.__setattr__(m, "remote_handle", int(d["h"]))
     for kind in ("params", "buffers"):
         for name, value in d.get(kind, []):
             *path, leaf = str(name).split(".")

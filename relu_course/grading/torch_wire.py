@@ -412,8 +412,8 @@ def apply_tensor_state(t: Any, d: Mapping[str, Any]) -> None:
 
 def _judge_child(child: Any) -> Any:
     """How the judge sends a layer of a model: inline, or the handle of a stand-in."""
-    if getattr(child, "_remote_handle", None) is not None:
-        return {"H": child._remote_handle}
+    if getattr(child, "remote_handle", None) is not None:
+        return {"H": child.remote_handle}
     if not rebuildable(child, hooks=True):
         raise TypeError(f"a {type(child).__name__} layer cannot be sent to the student")
     return None
@@ -475,8 +475,8 @@ class Encoder:
                 if rebuildable(v):
                     return enc_module(v, state=True, other=self.remote_child)
                 return self.handles(v)
-            if getattr(v, "_remote_handle", None) is not None:
-                return {"H": v._remote_handle}
+            if getattr(v, "remote_handle", None) is not None:
+                return {"H": v.remote_handle}
             return enc_module(v, state=True, other=_judge_child)
         if self.handles is not None:
             return {"O": f"{type(v).__module__}.{type(v).__qualname__}"}
