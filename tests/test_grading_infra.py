@@ -21,7 +21,7 @@ import nbformat
 import pytest
 import yaml
 
-from relu_course.grading import sandbox, verify
+from relu_course.grading import notebook_cells, runner, sandbox, verify
 from relu_course.grading.cli import main
 from relu_course.grading.course import Course
 from relu_course.grading.submitted import load_not_graded, sweep_submitted
@@ -74,7 +74,7 @@ def test_a_clean_check_that_cannot_run_is_a_grader_error(
         for c in release["cells"]
         if c["metadata"].get("nbgrader", {}).get("grade")
     }
-    monkeypatch.setattr(verify, "run_sandboxed", _broken_sandbox(kind))
+    monkeypatch.setattr(runner, "run_sandboxed", _broken_sandbox(kind))
     verdicts = verify.verify_submission(
         release, reference, assignment, scores=points, source_nb=source
     )
@@ -167,7 +167,7 @@ def test_parsing_is_safe_from_threads() -> None:
         try:
             for _ in range(30):
                 for src in sources:
-                    verify._parse(src)
+                    notebook_cells.parse_cell(src)
         except BaseException as exc:  # noqa: BLE001 - collected for the assert
             errors.append(exc)
 
@@ -288,7 +288,7 @@ def test_a_broken_clean_check_keeps_nbgrader_scores_in_the_real_pipeline(
         course.state_dir / "results" / PS1, grade_cells(db, course_id(course), PS1),
         isolate=isolate,
     )  # fmt: skip
-    monkeypatch.setattr(verify, "run_sandboxed", _broken_sandbox("dies-before-start"))
+    monkeypatch.setattr(runner, "run_sandboxed", _broken_sandbox("dies-before-start"))
     result = grading.grade_task(task)
     assert result.status == "graded", result.message
     assert result.score == result.max_score == 20.0

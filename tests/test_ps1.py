@@ -27,6 +27,7 @@ import corpus_ps1
 import nbgrader_harness as harness
 import numpy as np
 import pytest
+from batteries import battery_for
 
 ASSIGNMENT = "ps1_activations"
 FUNCTIONS = (
@@ -255,7 +256,7 @@ def test_clean_reverification_agrees_with_the_corpus() -> None:
     textbook answers included, and rejects every WRONG one, in one sandboxed batch."""
     from relu_course.checks import judge
     from relu_course.grading.sandbox import bwrap_available
-    from relu_course.grading.verify import battery_for, observe_clean_batch
+    from relu_course.grading.verify import observe_clean_batch
 
     if not bwrap_available():
         pytest.skip("needs Linux, root and bubblewrap (apt-get install bubblewrap)")

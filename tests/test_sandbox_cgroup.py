@@ -1,7 +1,7 @@
 """The cgroup cap of a whole sandbox: memory and processes of all its processes together.
 
 Per-process rlimits let 64 processes of 4 GiB each through; the sandbox's cgroup
-(:class:`relu_course.grading.sandbox.SandboxCgroup`) caps their sum. Tests that need a writable
+(:class:`relu_course.grading.cgroup.SandboxCgroup`) caps their sum. Tests that need a writable
 cgroup file system (Linux, root) are skipped elsewhere; the fallback test runs anywhere.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from relu_course.grading import cgroup as cgroups
 from relu_course.grading import sandbox
 from relu_course.grading.sandbox import Limits, SandboxCgroup, run_sandboxed
 
@@ -182,9 +183,9 @@ def test_without_cgroups_the_sandbox_still_runs_and_logs(
         for controller in ("memory", "pids"):
             (root / controller).mkdir(parents=True)
             (root / controller / "cgroup.procs").touch()
-    monkeypatch.setattr(sandbox, "CGROUP_ROOT", root)
-    monkeypatch.setattr(sandbox, "_CGROUP_WARNED", set())
-    with caplog.at_level(logging.WARNING, logger="relu_course.grading.sandbox"):
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", root)
+    monkeypatch.setattr(cgroups, "_CGROUP_WARNED", set())
+    with caplog.at_level(logging.WARNING, logger="relu_course.grading.cgroup"):
         done = run_sandboxed([sys.executable, "-c", "print(6 * 7)"])
     assert done.stdout.strip() == b"42", done.stderr.decode()
     assert "no cgroup cap for the sandbox" in caplog.text
@@ -210,7 +211,7 @@ def test_v2_is_used_where_it_hands_the_controller_down_else_v1(
         (tmp_path / folder / "cgroup.subtree_control").write_text(v2_controllers)
     (tmp_path / "memory").mkdir()
     (tmp_path / "memory" / "cgroup.procs").touch()
-    monkeypatch.setattr(sandbox, "CGROUP_ROOT", tmp_path)
-    v2 = sandbox._v2_parent(own, {"memory"})
-    folder, version = sandbox._cgroup_folder("memory", "relu-sandbox-x", own, v2)
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path)
+    v2 = cgroups._v2_parent(own, {"memory"})
+    folder, version = cgroups._cgroup_folder("memory", "relu-sandbox-x", own, v2)
     assert (folder.relative_to(tmp_path).as_posix(), version) == expected

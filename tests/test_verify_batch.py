@@ -8,11 +8,12 @@ import shutil
 import sys
 
 import pytest
+from batteries import battery_for
 
 from relu_course import checks
 from relu_course.grading import verify
 
-pytestmark = pytest.mark.skipif(
+needs_bwrap = pytest.mark.skipif(
     not sys.platform.startswith("linux") or shutil.which("bwrap") is None,
     reason="needs Linux and bubblewrap (apt-get install bubblewrap)",
 )
@@ -32,9 +33,16 @@ def _passes(observations, cases) -> bool:
     )
 
 
+def test_battery_for_names_each_function():
+    assert len(battery_for("relu_grad")) > 10 and battery_for("relu_grad")[0].grad
+    assert battery_for("numerical_grad")[0].name == "numerical_grad"
+    assert battery_for("train_model") is None
+
+
+@needs_bwrap
 def test_questions_do_not_see_each_other(monkeypatch):
-    relu_cases = verify.battery_for("relu")
-    leaky_cases = verify.battery_for("leaky_relu")
+    relu_cases = battery_for("relu")
+    leaky_cases = battery_for("leaky_relu")
     (leaky_obs, _), (relu_obs, relu_note) = verify.observe_clean_batch(
         [("leaky_relu", [SABOTAGE], leaky_cases), ("relu", [RELU], relu_cases)]
     )
@@ -43,9 +51,10 @@ def test_questions_do_not_see_each_other(monkeypatch):
     assert _passes(relu_obs, relu_cases), relu_note
 
 
+@needs_bwrap
 def test_a_hanging_or_dying_question_costs_only_itself(monkeypatch):
     monkeypatch.setattr(verify, "JOB_SECONDS", 3)
-    cases = verify.battery_for("relu")
+    cases = battery_for("relu")
     hang = "def relu(x):\n    while True:\n        pass\n"
     die = "import os\ndef relu(x):\n    os._exit(3)\n"
     results = verify.observe_clean_batch(

@@ -199,6 +199,8 @@ def test_only_plain_observations_cross() -> None:
     with pytest.raises(TypeError):
         enc_plain({"model": nn.ReLU()})
     with pytest.raises(RemoteError):
-        dec_plain({"M": {"cls": "ReLU"}})  # a module description is not an observation
+        dec_plain({"@type": "module", "cls": "ReLU"})  # not a tag of the codec
     with pytest.raises(RemoteError):
-        dec_plain({"L": [{"O": "student.Fake"}]})
+        dec_plain([{"@type": "tuple", "items": [1, 2]}])  # a tuple is not an observation
+    with pytest.raises(RemoteError):
+        dec_plain({"x": {"@type": "bytes", "data": ""}})

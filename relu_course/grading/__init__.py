@@ -16,9 +16,17 @@ One module per step::
     feedback   feedback HTML without hidden tests
     report     pass rates, histogram, who needs a human
     workflow   all steps in one call; demo: the shipped demo class; toy: a tiny course
-    sandbox    bubblewrap isolation and rlimits for every process that runs student code
-    verify     clean re-verification of ps1 and the tamper audit
-    verify_torch  clean re-verification of ps2-ps4
+    isolation  the sandbox: bubblewrap and rlimits for every process that runs student code
+    cgroup     memory and task caps of a whole sandbox
+    limits     every resource limit of grading
+    sandbox    nbgrader's kernels in the sandbox (configure_nbgrader)
+    codec      the one wire format between grading processes
+    runner     the clean process that re-runs a submission's answers
+    notebook_cells  reading nbgrader notebooks: cells, metadata, hidden tests
+    audit      the tamper audit
+    verify     clean re-verification of ps1
+    verify_torch  clean re-verification of ps2-ps4 (torch_rpc: its judge and student
+               processes; torch_wire: their wire)
     cli        the ``relu-course`` command
 
 This layer sits above the student library: it imports ``relu_course.checks`` and friends,
@@ -32,7 +40,10 @@ nbgrader.
 from __future__ import annotations
 
 __all__ = [
+    "audit",
+    "cgroup",
     "cli",
+    "codec",
     "collect",
     "course",
     "deadlines",
@@ -41,13 +52,19 @@ __all__ = [
     "feedback",
     "grade",
     "gradebook",
+    "isolation",
+    "limits",
     "lock",
+    "notebook_cells",
     "release",
     "repair",
     "report",
     "restore",
     "run",
+    "runner",
     "sandbox",
+    "torch_rpc",
+    "torch_wire",
     "toy",
     "verify",
     "verify_torch",

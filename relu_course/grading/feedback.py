@@ -6,8 +6,9 @@ rendered from sanitised copies: in each cell the ``### BEGIN HIDDEN TESTS`` ...
 ``### END HIDDEN TESTS`` region is replaced by one comment line, and error tracebacks of
 such cells are cut to their last line (a traceback quotes the failing source line). The
 ``autograded/`` notebooks themselves are left untouched for the formgrader. Every
-rendered page is then searched for each hidden test line; a page that still contains
-one is deleted and reported.
+rendered page is then searched for each hidden test line (:func:`hidden_lines`: the rule
+is :mod:`relu_course.grading.notebook_cells`'s, which the tamper audit uses too); a page
+that still contains one is deleted and reported.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from .course import Course, CourseError, run_nbgrader
+from .notebook_cells import HIDDEN_BEGIN, HIDDEN_NOTE, strip_hidden_tests
+from .notebook_cells import hidden_test_lines as hidden_lines
 
 __all__ = [
     "HIDDEN_NOTE",
@@ -35,23 +38,7 @@ __all__ = [
     "FeedbackReport",
 ]
 
-HIDDEN_NOTE = "# (hidden tests ran here; they are not shown)"
 _TAG = re.compile(r"<[^>]+>")
-_HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*", re.DOTALL)
-
-
-def hidden_lines(source: str) -> list[str]:
-    """The non-trivial lines inside hidden-test regions of ``source``.
-
-    >>> hidden_lines("a = 1\\n### BEGIN HIDDEN TESTS\\nassert f(2) == 4\\n### END HIDDEN TESTS")
-    ['assert f(2) == 4']
-    """
-    found = []
-    for block in _HIDDEN.findall(source):
-        for line in block.splitlines()[1:-1]:
-            if len(line.strip()) >= 8:
-                found.append(line.strip())
-    return found
 
 
 def strip_hidden(nb: nbformat.NotebookNode) -> int:
@@ -66,9 +53,9 @@ def strip_hidden(nb: nbformat.NotebookNode) -> int:
     """
     changed = 0
     for cell in nb.cells:
-        if "### BEGIN HIDDEN TESTS" not in cell.source:
+        if HIDDEN_BEGIN not in cell.source:
             continue
-        cell.source = _HIDDEN.sub(HIDDEN_NOTE, cell.source)
+        cell.source = strip_hidden_tests(cell.source)
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]

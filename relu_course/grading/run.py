@@ -258,7 +258,7 @@ def _verify(
     isolate: bool | None = None, cell_timeout: float | None = None,
 ) -> None:  # fmt: skip
     """Re-verify in clean processes: scores become min(nbgrader, clean); flags recorded."""
-    from relu_course.grading.verify import Audit, audit_notebook, verify_submission
+    from relu_course.grading.verify import check_submission
 
     # verdicts from the repaired notebook (repairs only restore what an editor damaged);
     # tampering checks on the file as handed in, when it is a readable nbformat-4 file
@@ -275,22 +275,16 @@ def _verify(
         pass
     release = course.release_notebook(assignment)
     scores = {g.name: g.score or 0.0 for g in result.grades}
-    audit = Audit(
-        verify_submission(
-            release,
-            repaired,
-            assignment,
-            scores=scores,
-            source_nb=course.source_notebook(assignment),
-            isolate=isolate,
-        ),
-        audit_notebook(
-            release,
-            handed_in,
-            autograded_nb=notebook,
-            source_nb=course.source_notebook(assignment),
-            cell_timeout=cell_timeout,
-        ),
+    audit = check_submission(
+        release,
+        repaired,
+        assignment,
+        scores=scores,
+        autograded_nb=notebook,
+        source_nb=course.source_notebook(assignment),
+        handed_in_nb=handed_in,
+        cell_timeout=cell_timeout,
+        isolate=isolate,
     )
     final = audit.scores()
     for grade in result.grades:

@@ -10,7 +10,9 @@ argument}`` (a result that is an argument), ``{"V": device}``, ``{"Y": dtype}``,
 ``{"O": type name of an object that cannot cross}``. (Data loaders no longer cross: the
 dead-unit check that fed one to the student's detector now observes in the student's
 process.) A check's
-observations (:func:`enc_plain`) use only ``T``, ``L`` and ``D``. Messages on a pipe are
+observations (:func:`enc_plain`) travel in the grading codec
+(:mod:`relu_course.grading.codec`, named tags such as ``"tensor"``), the format of the ps1
+runner too; the object calls still use the tags above. Messages on a pipe are
 length-prefixed (:func:`send_message`, :func:`recv_message`).
 """
 
@@ -23,6 +25,8 @@ import os
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from relu_course.grading import codec
 
 __all__ = [
     "MAX_DEPTH",
@@ -169,37 +173,40 @@ def dec_array(d: Mapping[str, Any]) -> Any:
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def enc_plain(v: Any, depth: int = 0) -> Any:
-    """An observation (:func:`relu_course.checks_torch_core.is_plain`) as plain data."""
-    if depth > MAX_DEPTH:
-        raise TypeError("observation nested too deeply")
-    if v is None or type(v) in (bool, int, float, str):
-        return v
-    if type(v).__name__ == "Tensor" and type(v).__module__ == "torch":
-        return enc_tensor(v, grad=False)
-    if type(v) is list:
-        return {"L": [enc_plain(e, depth + 1) for e in v]}
-    if type(v) is dict and all(type(k) is str for k in v):
-        return {"D": [[k, enc_plain(e, depth + 1)] for k, e in v.items()]}
-    raise TypeError(f"a {type(v).__name__} is not an observation")
+def enc_plain(v: Any) -> Any:
+    """An observation (:func:`relu_course.checks_torch_core.is_plain`) on the grading
+    wire: :func:`relu_course.grading.codec.encode`, the format every grading process uses."""
+    from relu_course.checks_torch_core import is_plain
+
+    if not is_plain(v):
+        raise TypeError(f"a {type(v).__name__} holding more than plain data is not an observation")
+    return codec.encode(v)
 
 
-def dec_plain(v: Any, depth: int = 0) -> Any:
-    """Rebuild :func:`enc_plain`'s observation, checking it as untrusted data."""
+def dec_plain(v: Any) -> Any:
+    """Rebuild :func:`enc_plain`'s observation, checking it as untrusted data: the codec's
+    checks, then nothing but None, bools, numbers, strings, tensors, lists and str-keyed
+    dicts (a tuple, an array or bytes is not an observation)."""
+    try:
+        return _observation(codec.decode(v, max_depth=MAX_DEPTH))
+    except codec.CodecError as exc:
+        raise RemoteError(f"bad observation: {exc}") from None
+
+
+def _observation(v: Any, depth: int = 0) -> Any:
+    import torch
+
     if depth > MAX_DEPTH:
         raise RemoteError("observation nested too deeply")
     if v is None or type(v) in (bool, int, float, str):
         return v
-    if type(v) is not dict or len(v) != 1:
-        raise RemoteError(f"unexpected observation {type(v).__name__}")
-    tag, body = next(iter(v.items()))
-    if tag == "T" and type(body) is dict:
-        return dec_tensor({**body, "p": False, "rg": False})
-    if tag == "L" and type(body) is list:
-        return [dec_plain(e, depth + 1) for e in body]
-    if tag == "D" and type(body) is list:
-        return {str(k): dec_plain(e, depth + 1) for k, e in body}
-    raise RemoteError(f"unknown observation tag {tag!r}")
+    if isinstance(v, torch.Tensor):
+        return torch.Tensor.detach(v)
+    if type(v) is list:
+        return [_observation(e, depth + 1) for e in v]
+    if type(v) is dict and all(type(k) is str for k in v):
+        return {k: _observation(e, depth + 1) for k, e in v.items()}
+    raise RemoteError(f"a {type(v).__name__} is not an observation")
 
 
 # Standard layers a module description may hold: class name -> constructor attributes.

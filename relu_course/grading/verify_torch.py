@@ -63,7 +63,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from relu_course.grading.sandbox import Limits
+from relu_course.grading import notebook_cells as nc
+from relu_course.grading import runner
+from relu_course.grading.limits import TORCH_JOB_SECONDS as JOB_SECONDS
+from relu_course.grading.limits import TORCH_LIMITS, Limits
 from relu_course.grading.torch_rpc import Link, Server, bridge_class, run_judge
 from relu_course.grading.torch_wire import RemoteError
 
@@ -74,10 +77,6 @@ __all__ = [
     "torch_jobs",
     "verify_torch_questions",
 ]
-
-#: Seconds one question may take (both processes; the student's code included).
-JOB_SECONDS = 240
-TORCH_LIMITS = Limits(memory_bytes=4 * 2**30, cpu_seconds=1200, wall_seconds=600, nproc=32)
 
 # ============================================================================ the sandbox
 
@@ -105,9 +104,7 @@ def _sandbox_main() -> None:  # pragma: no cover - runs inside the sandbox (test
     import relu_course.training  # noqa: F401
 
     bridge_class()
-    from relu_course.grading.verify import started_line
-
-    started = started_line(request["nonce"]) + b"\n"  # no student code has run yet
+    started = runner.started_line(request["nonce"]) + b"\n"  # no student code has run yet
     while started:
         started = started[os.write(out_fd, started) :]
     answers = [_run_job(job, out_fd, float(request["job_seconds"])) for job in request["jobs"]]
@@ -200,39 +197,37 @@ def torch_jobs(
     of the student's cells to run) and ``flags`` / ``stub`` (every name is the released
     stub: not attempted).
     """
-    from relu_course.grading import verify as v
-
     cells = release.get("cells", [])
     first_solution = next(
-        (i for i, c in enumerate(cells) if v._meta(c).get("solution")), len(cells)
+        (i for i, c in enumerate(cells) if nc.nbgrader_meta(c).get("solution")), len(cells)
     )
     setup = [
-        v.python_source(v._source(c))
+        nc.python_source(nc.cell_source(c))
         for c in cells[:first_solution]
-        if c.get("cell_type") == "code" and not v._meta(c).get("grade")
+        if c.get("cell_type") == "code" and not nc.nbgrader_meta(c).get("grade")
     ]
     solution_names: set[str] = set()
     stubs: dict[str, str] = {}
     for c in cells:
-        meta = v._meta(c)
+        meta = nc.nbgrader_meta(c)
         if meta.get("solution") and c.get("cell_type") == "code":
-            tree = v._parse(v._source(c))
+            tree = nc.parse_cell(nc.cell_source(c))
             if tree is not None:
-                solution_names |= v._defined_names(tree)
-            stubs[meta.get("grade_id", "")] = v._source(c).strip()
-    release_ids = v._by_grade_id(release)
-    student = v._student_cells(release, submitted)
+                solution_names |= nc.defined_names(tree)
+            stubs[meta.get("grade_id", "")] = nc.cell_source(c).strip()
+    release_ids = nc.cells_by_grade_id(release)
+    student = nc.student_cells(release, submitted)
     jobs = []
     for c in source.get("cells", []):
-        meta = v._meta(c)
+        meta = nc.nbgrader_meta(c)
         gid = meta.get("grade_id")
         if not meta.get("grade") or meta.get("solution") or c.get("cell_type") != "code":
             continue
         if gid in skip or gid not in release_ids:
             continue
-        release_meta = v._meta(release_ids[gid][0][1])
-        test = v.python_source(v._source(c))
-        tree = v._parse(test)
+        release_meta = nc.nbgrader_meta(release_ids[gid][0][1])
+        test = nc.python_source(nc.cell_source(c))
+        tree = nc.parse_cell(test)
         if tree is None:
             continue
         loaded = {n.id for n in __import__("ast").walk(tree) if type(n).__name__ == "Name"}
@@ -243,7 +238,7 @@ def torch_jobs(
         flags: list[Any] = []
         attempted = False
         for name in names:
-            picked, more = v._cells_for(name, student)
+            picked, more = nc.cells_for(name, student)
             flags += more
             if picked and picked[-1][1].strip() != stubs.get(picked[-1][0], None):
                 attempted = True
@@ -272,30 +267,28 @@ def run_torch_jobs(
     isolate: bool | None = None, job_seconds: float = JOB_SECONDS,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Run the jobs in ONE sandbox; one ``{"passed", "message"}`` or ``{"fatal"}`` per job."""
-    from relu_course.grading import verify as v
-
     if not jobs:
         return []
     request = {
         "job_seconds": job_seconds,
         "jobs": [
             {k: job[k] for k in ("names", "setup", "test")}
-            | {"cells": [[label, v.python_source(src)] for label, src in job["cells"]]}
+            | {"cells": [[label, nc.python_source(src)] for label, src in job["cells"]]}
             for job in jobs
         ],
     }
     argv = [
         sys.executable,
         "-I",
-        "-c",
-        "from relu_course.grading import verify_torch as v; v._sandbox_main()",
+        "-m",
+        "relu_course.grading.verify_torch",
     ]
     wall = int(job_seconds * len(jobs) + 60)
-    answers, why = v.exchange_sandboxed(
+    answers, why = runner.exchange_sandboxed(
         argv, request, limits=replace(limits, wall_seconds=wall), isolate=isolate
     )
     if answers is None:
-        key = "grader_error" if why.startswith(v.GRADER_ERROR) else "fatal"
+        key = "grader_error" if why.startswith(runner.GRADER_ERROR) else "fatal"
         return [{key: why} for _ in jobs]
     return [a if isinstance(a, dict) else {"fatal": "gave no answer"} for a in answers]
 
@@ -323,3 +316,7 @@ def verify_torch_questions(
         else:
             out.append((job, bool(answer["passed"]), str(answer.get("message", ""))))
     return out
+
+
+if __name__ == "__main__":  # pragma: no cover - started in the sandbox by run_torch_jobs
+    _sandbox_main()
