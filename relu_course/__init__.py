@@ -12,7 +12,8 @@ One module per concept::
     interactive        the site's interactive figures: real runs drawn with Bokeh widgets
     notebook           book helpers that also work in a plain notebook (glue)
     checks             student self-checks, also used by the graded notebooks
-    checks_torch       self-checks for the torch-based assignments (ps2-ps4)
+    checks_torch       self-checks for the torch-based assignments (ps2-ps4); the checks
+                       themselves in checks_ps2/3/4, what they share in checks_torch_core
     checks_dormant     the check of ps3's ReDo question (re-exported by checks_torch)
 
 ``activations``, ``torch_activations`` and ``diagnostics`` are packages split into one

@@ -34,6 +34,7 @@ __all__ = [
     "evaluate",
     "get_device",
     "make_mlp",
+    "model_device",
     "seed_everything",
     "train",
 ]
@@ -339,7 +340,14 @@ def _progress_bar(iterable: Sequence[int], *, disable: bool, **kwargs: object):
     return tqdm(iterable, disable=disable, **kwargs)
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter or buffer; the CPU when it has none.
+
+    Examples
+    --------
+    >>> model_device(nn.ReLU())
+    device(type='cpu')
+    """
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
@@ -393,7 +401,7 @@ def evaluate(
     >>> round(loss, 4), acc
     (0.7201, 0.5)
     """
-    dev = _model_device(model) if device is None else get_device(device)
+    dev = model_device(model) if device is None else get_device(device)
     model.to(dev)
     modes = {m: m.training for m in model.modules()}
     model.eval()

@@ -134,25 +134,97 @@ def test_ipython_syntax_in_an_honest_answer_keeps_its_points(assignment, grade_i
     assert not [f for f in flags if f.tampering], flags
 
 
+# ------------------------------------------------------------------ observations on the wire
+
+WIRE_CASES = [  # (assignment, grade id, check, parameters, a wrong corpus variant)
+    (corpus.PS2, "he_normal_", "check_init", {"kind": "he"}, "fan_out"),
+    (corpus.PS2, "build_mlp", "check_mlp", {}, "bias_kept"),
+    (corpus.PS2, "grad_norm_per_layer", "check_grad_norms", {}, "no_zero_grad"),
+    (corpus.PS3, "dead_fraction_per_layer", "check_dead_detector", {}, "mode_not_restored"),
+    (corpus.PS4, "LeakyReLUFunction", "check_autograd_function", {}, "in_place"),
+    (corpus.PS4, "PReLU", "check_prelu_module", {}, None),
+]
+
+
+def _student_object(grade_id: str, source: str):
+    import math
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from relu_course import checks_torch
+
+    ns = {"math": math, "np": np, "torch": torch, "F": F, "nn": nn, "DataLoader": DataLoader,
+          "TensorDataset": TensorDataset, "checks_torch": checks_torch,
+          "ACTIVATION_LAYERS": checks_torch.ACTIVATION_LAYERS}  # fmt: skip
+    exec(source, ns)  # noqa: S102 - the reference solution and the corpus's answers
+    ns.update(checks_torch.COURSE_PARTS.get(grade_id, {}))
+    return ns[grade_id]
+
+
+@pytest.mark.parametrize(("assignment", "grade_id", "check", "params", "wrong"), WIRE_CASES)
+def test_observations_cross_the_wire_and_judge_alike(assignment, grade_id, check, params, wrong):
+    """What the student process sends (plain data, JSON) is judged as the local check
+    judges: no verdict depends on an object that stayed behind."""
+    from relu_course.checks_torch import CHECKS
+    from relu_course.checks_torch_core import is_plain
+    from relu_course.grading.torch_wire import dec_plain, enc_plain
+
+    spec = CHECKS[check]
+    sources = {"reference": solution_sources(assignment)[grade_id]}
+    if wrong is not None:
+        (variant,) = [v for v in corpus.variants(assignment, correct=False)
+                      if v.grade_id == grade_id and v.name == wrong]  # fmt: skip
+        sources["wrong"] = variant.source
+    for label, source in sources.items():
+        obj = _student_object(grade_id, source)
+        cases = spec.cases(grade_id, level="basic", **params)
+        observations = spec.observe(obj, cases)
+        assert is_plain(observations), label
+        shipped = dec_plain(json.loads(json.dumps(enc_plain(observations))))
+        fresh = spec.cases(grade_id, level="basic", **params)  # the judge's own cases
+        local, remote = spec.judge(cases, observations), spec.judge(fresh, shipped)
+        assert local == remote, (label, local, remote)
+        assert (local is None) == (label == "reference"), (label, local)
+
+
+def test_only_plain_observations_cross() -> None:
+    from torch import nn
+
+    from relu_course.grading.torch_wire import RemoteError, dec_plain, enc_plain
+
+    with pytest.raises(TypeError):
+        enc_plain({"model": nn.ReLU()})
+    with pytest.raises(RemoteError):
+        dec_plain({"@type": "module", "cls": "ReLU"})  # not a tag of the codec
+    with pytest.raises(RemoteError):
+        dec_plain([{"@type": "tuple", "items": [1, 2]}])  # a tuple is not an observation
+    with pytest.raises(RemoteError):
+        dec_plain({"x": {"@type": "bytes", "data": ""}})
+
+
 def test_a_layer_or_parameter_the_call_replaced_is_replaced_in_the_judge_too() -> None:
     """The judge's copy of a model argument mirrors object identity: a call that swaps a
     Parameter or a layer for a new object (not a reset in place) is seen as one."""
     import torch
     from torch import nn
 
-    from relu_course.grading import verify_torch as vt
+    from relu_course.grading import torch_wire as tw
 
     judge_model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
     weight, bias, last = judge_model[0].weight, judge_model[0].bias, judge_model[2]
-    student = vt.dec_module(vt.enc_module(judge_model, state=True)["M"])
-    before = vt._layers_and_params(student)
+    student = tw.dec_module(tw.enc_module(judge_model, state=True)["M"])
+    before = tw.layers_and_params(student)
     with torch.no_grad():
         student[0].weight = nn.Parameter(torch.zeros(2, 3))  # a new object
         student[0].bias[0] = 5.0  # in place
         student[2] = nn.Linear(2, 1)  # a new layer
-    after = vt.enc_module(student, state=True)
-    vt._mark_replaced(after["M"], student, before)
-    vt._apply_module_state(judge_model, json.loads(json.dumps(after))["M"])
+    after = tw.enc_module(student, state=True)
+    tw.mark_replaced(after["M"], student, before)
+    tw.apply_module_state(judge_model, json.loads(json.dumps(after))["M"])
     assert judge_model[0].weight is not weight and torch.equal(
         judge_model[0].weight, torch.zeros(2, 3)
     )

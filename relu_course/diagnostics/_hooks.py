@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from relu_course.torch_activations import BUILTIN_MODULE_TYPES, MODULE_TYPES
+from relu_course.training import model_device
 
 ACTIVATION_TYPES: tuple[type[nn.Module], ...] = BUILTIN_MODULE_TYPES + MODULE_TYPES
 """Module classes counted as activation layers: torch's own and the package's mirrors."""
@@ -35,12 +36,6 @@ def _activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
             "nn.Module activations, so write nn.ReLU() layers, not F.relu calls in forward"
         )
     return layers
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def _batches(data: Data) -> Iterable[Tensor]:
@@ -77,7 +72,7 @@ def _run_with_hooks(
     on_output: Callable[[str, Tensor], None],
 ) -> list[str]:
     """Run ``data`` through ``model``, calling ``on_output(name, output)`` per layer."""
-    dev = _model_device(model) if device is None else torch.device(device)
+    dev = model_device(model) if device is None else torch.device(device)
     layers = _activation_layers(model)
     handles = []
     try:

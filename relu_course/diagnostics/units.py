@@ -9,7 +9,11 @@ from relu_course.diagnostics._hooks import Data, _activation_layers, _per_unit, 
 
 
 def dead_units(
-    model: nn.Module, data: Data, *, device: str | torch.device | None = None
+    model: nn.Module,
+    data: Data,
+    *,
+    device: str | torch.device | None = None,
+    exactly_zero: bool = False,
 ) -> dict[str, Tensor]:
     """Mask of dead units per activation layer: ``dead_j = max over data of h_j <= 0``.
 
@@ -27,6 +31,10 @@ def dead_units(
         One batch of inputs, or batches of ``x`` or ``(x, y)``.
     device : str, torch.device or None
         Where to run; None uses the device of the model's parameters.
+    exactly_zero : bool
+        Count a unit as dead only when its output is exactly 0 on every input (the
+        gradient test: a Leaky ReLU unit with negative outputs is then alive). The
+        ps3 checks measure this way.
 
     Returns
     -------
@@ -44,7 +52,8 @@ def dead_units(
     alive: dict[str, Tensor] = {}
 
     def record(name: str, out: Tensor) -> None:
-        positive = (_per_unit(out) > 0).any(dim=1).cpu()
+        rows = _per_unit(out)
+        positive = (rows != 0 if exactly_zero else rows > 0).any(dim=1).cpu()
         alive[name] = alive[name] | positive if name in alive else positive
 
     names = _run_with_hooks(model, data, device, record)
@@ -52,7 +61,11 @@ def dead_units(
 
 
 def dead_unit_fraction(
-    model: nn.Module, data: Data, *, device: str | torch.device | None = None
+    model: nn.Module,
+    data: Data,
+    *,
+    device: str | torch.device | None = None,
+    exactly_zero: bool = False,
 ) -> dict[str, float]:
     """Share of dead units per activation layer: ``#{j : max_x h_j(x) <= 0} / N``.
 
@@ -60,7 +73,7 @@ def dead_unit_fraction(
 
     Parameters
     ----------
-    model, data, device
+    model, data, device, exactly_zero
         As in :func:`dead_units`.
 
     Returns
@@ -78,7 +91,7 @@ def dead_unit_fraction(
     """
     return {
         name: mask.float().mean().item()
-        for name, mask in dead_units(model, data, device=device).items()
+        for name, mask in dead_units(model, data, device=device, exactly_zero=exactly_zero).items()
     }
 
 

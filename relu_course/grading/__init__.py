@@ -25,7 +25,8 @@ One module per step::
     notebook_cells  reading nbgrader notebooks: cells, metadata, hidden tests
     audit      the tamper audit
     verify     clean re-verification of ps1
-    verify_torch  clean re-verification of ps2-ps4
+    verify_torch  clean re-verification of ps2-ps4 (torch_rpc: its judge and student
+               processes; torch_wire: their wire)
     cli        the ``relu-course`` command
 
 This layer sits above the student library: it imports ``relu_course.checks`` and friends,
@@ -62,6 +63,8 @@ __all__ = [
     "run",
     "runner",
     "sandbox",
+    "torch_rpc",
+    "torch_wire",
     "toy",
     "verify",
     "verify_torch",
