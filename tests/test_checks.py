@@ -276,14 +276,6 @@ def test_no_docstring_example_is_a_graded_answer() -> None:
     defines = re.compile(r"^\s*(?:def|class) (" + "|".join(map(re.escape, graded)) + r")\b", re.M)
     modules = (checks, checks_torch, checks_torch_core, checks_ps2, checks_ps3, checks_ps4)
     for module in (*modules, checks_dormant):
-        checks,
-        checks_torch,
-        checks_torch_core,
-        checks_ps2,
-        checks_ps3,
-        checks_ps4,
-        checks_dormant,
-    ):
         for test in doctest.DocTestFinder().find(module):
             source = "".join(example.source for example in test.examples)
             assert not defines.search(source), f"{test.name} defines {defines.search(source)[1]}"
