@@ -3,6 +3,7 @@
 One module per step::
 
     course     where a course lives, calling nbgrader
+    build      write solutions/ from the assignments/*.md text sources (stable cell ids)
     release    generate exercises/ from solutions/ and check them
     collect    LMS exports (Canvas, Moodle, folders) -> submitted/
     repair     match damaged submissions to the release, restore metadata
@@ -34,6 +35,7 @@ from __future__ import annotations
 __all__ = [
     "cli",
     "collect",
+    "build",
     "course",
     "deadlines",
     "demo",
