@@ -22,7 +22,8 @@ The build is deterministic: the same source gives the same bytes on every run an
 machine. Outputs and execution counts are dropped, jupytext's own metadata is dropped,
 and each cell gets a stable id: its ``grade_id`` when it has one, else the id of the
 nearest named cell above it plus a counter (``setup-1``, ``test_relu-2``; ``intro-1``
-before the first). Inserting a question changes no other cell's id.
+before the first). Inserting a question renames no graded cell, and only the ungraded
+cells between it and the next graded cell.
 
 ``relu-course build [ASSIGNMENT]`` writes the notebooks; ``--check`` only reports the
 stale ones. ``relu-course release`` then generates ``exercises/`` with nbgrader.
