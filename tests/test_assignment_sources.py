@@ -103,6 +103,26 @@ def test_every_graded_cell_is_named_by_its_grade_id(assignment: str) -> None:
     assert not [c for c in nb.cells if c.cell_type == "code" and c.outputs]
 
 
+@pytest.mark.parametrize("assignment", sorted(SOURCES))
+def test_saving_a_source_from_jupyter_changes_nothing(assignment: str) -> None:
+    """After a kernel ran (Jupyter adds its language_info), jupytext writes the same text."""
+    text = SOURCES[assignment].read_text(encoding="utf-8")
+    nb = jupytext.reads(text, fmt="md:myst")
+    nb.metadata["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": "3.11.9",
+    }
+    assert jupytext.writes(nb, fmt="md:myst") == text, (
+        f"{SOURCE_FOLDER}/{assignment}.md is not in the form Jupyter saves: convert it with "
+        "relu_course.grading.build.CONVERT (docs/INSTRUCTORS.md)"
+    )
+
+
 # ------------------------------------------------------------------- the build itself
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["SOURCE_FOLDER", "BuildError", "Built", "build", "build_notebook", "sources"]
+__all__ = ["CONVERT", "SOURCE_FOLDER", "BuildError", "Built", "build", "build_notebook", "sources"]
 
 #: where the text sources live, relative to the course root
 SOURCE_FOLDER = "assignments"
@@ -60,11 +60,12 @@ class Built:
     stale: bool
 
 
-#: turn an nbgrader notebook into a text source (the command that made the shipped ones)
-_CONVERT = (
-    "jupytext --to md:myst --update-metadata "
-    '\'{{"jupytext":{{"notebook_metadata_filter":'
-    '"-jupytext.text_representation.jupytext_version"}}}}\' '
+#: turn an nbgrader notebook into a text source (the command that made the shipped ones);
+#: the ipython3 lexer is what Jupyter writes after running a kernel, so a save adds no noise
+CONVERT = (
+    'jupytext --to md:myst --update-metadata \'{{"jupytext":{{"notebook_metadata_filter":'
+    '"-jupytext.text_representation.jupytext_version"}},"language_info":'
+    '{{"name":"python","pygments_lexer":"ipython3"}}}}\' '
     "-o assignments/{id}.md solutions/{id}/{id}.ipynb"
 )
 
@@ -150,7 +151,7 @@ def build(
                 f"solutions/{assignment}/{assignment}.ipynb differs from its source and is "
                 f"newer than {SOURCE_FOLDER}/{assignment}.md: was it edited by hand? Move the "
                 "edit into the source (or make the notebook the source: "
-                + _CONVERT.format(id=assignment)
+                + CONVERT.format(id=assignment)
                 + "), or pass --force to overwrite it"
             )
         if stale and not check:
