@@ -118,8 +118,8 @@ def test_saving_a_source_from_jupyter_changes_nothing(assignment: str) -> None:
         "version": "3.11.9",
     }
     assert jupytext.writes(nb, fmt="md:myst") == text, (
-        f"{SOURCE_FOLDER}/{assignment}.md is not in the form Jupyter saves: convert it with "
-        "relu_course.grading.build.CONVERT (docs/INSTRUCTORS.md)"
+        f"{SOURCE_FOLDER}/{assignment}.md is not in the form Jupyter saves: normalise it with "
+        f"`.venv/bin/jupytext --to md:myst {SOURCE_FOLDER}/{assignment}.md` (or save it in Jupyter)"
     )
 
 
