@@ -125,9 +125,14 @@ def build_notebook(source: Path) -> str:
 
 
 def build(
-    root: Path, assignments: list[str] | None = None, *, check: bool = False, force: bool = False
+    root: Path,
+    assignments: list[str] | None = None,
+    *,
+    check: bool = False,
+    force: bool = False,
+    solutions: str = "solutions",
 ) -> list[Built]:
-    """Write ``solutions/<id>/<id>.ipynb`` for each source (only those that changed).
+    """Write ``<solutions>/<id>/<id>.ipynb`` for each source (only those that changed).
 
     With ``check`` nothing is written: the result says which notebooks are stale. A
     notebook that differs from its source and is newer than it was edited by hand (or
@@ -143,12 +148,12 @@ def build(
         )
     results = []
     for assignment in wanted:
-        text = build_notebook(found[assignment])
-        notebook = Path(root) / "solutions" / assignment / f"{assignment}.ipynb"
-        stale = not notebook.is_file() or notebook.read_text(encoding="utf-8") != text
+        data = build_notebook(found[assignment]).encode("utf-8")  # "\n" line ends everywhere
+        notebook = Path(root) / solutions / assignment / f"{assignment}.ipynb"
+        stale = not notebook.is_file() or notebook.read_bytes() != data
         if stale and not (check or force) and _newer(notebook, found[assignment]):
             raise BuildError(
-                f"solutions/{assignment}/{assignment}.ipynb differs from its source and is "
+                f"{solutions}/{assignment}/{assignment}.ipynb differs from its source and is "
                 f"newer than {SOURCE_FOLDER}/{assignment}.md: was it edited by hand? Move the "
                 "edit into the source (or make the notebook the source: "
                 + CONVERT.format(id=assignment)
@@ -156,6 +161,6 @@ def build(
             )
         if stale and not check:
             notebook.parent.mkdir(parents=True, exist_ok=True)
-            notebook.write_text(text, encoding="utf-8")
+            notebook.write_bytes(data)
         results.append(Built(assignment, found[assignment], notebook, stale))
     return results

@@ -174,7 +174,13 @@ def cmd_build(course: Course, args: argparse.Namespace) -> int:
 
     try:
         wanted = [args.assignment] if args.assignment else None
-        built = build(course.root, wanted, check=args.check, force=args.force)
+        built = build(
+            course.root,
+            wanted,
+            check=args.check,
+            force=args.force,
+            solutions=course.source_directory,
+        )
     except BuildError as err:
         raise CourseError(str(err)) from err
     for item in built:
