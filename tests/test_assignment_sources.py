@@ -190,7 +190,8 @@ def test_build_refuses_a_source_that_would_leak_or_break(tmp_path, broken, messa
 
 def test_build_keeps_a_notebook_edited_by_hand(tmp_path: Path, capsys) -> None:
     source = _write_source(tmp_path, "psx", _question("double"))
-    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    config = 'c = get_config()\nc.CourseDirectory.source_directory = "solutions"\n'
+    (tmp_path / "nbgrader_config.py").write_text(config)
     (notebook,) = (b.notebook for b in build(tmp_path))
     edited = notebook.read_text(encoding="utf-8").replace("return x", "return x + 0")
     notebook.write_text(edited, encoding="utf-8")
