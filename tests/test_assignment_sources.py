@@ -2,7 +2,7 @@
 
 * every assignment in ``solutions/`` has exactly one source, and the committed notebook is
   byte for byte what ``relu-course build`` makes from it now;
-* the build is deterministic, its cell ids stable (a new question renames no other cell);
+* the build is deterministic, its cell ids stable (a new question renames no graded cell);
 * the build refuses sources that would leak (solution or hidden-test regions in cells
   nbgrader does not strip) and notebooks edited by hand;
 * nothing from the sources reaches the release or the site: they live outside
