@@ -13,9 +13,12 @@ One module per concept::
     notebook           book helpers that also work in a plain notebook (glue)
     checks             student self-checks, also used by the graded notebooks
     checks_torch       self-checks for the torch-based assignments (ps2-ps4)
+    checks_dormant     the check of ps3's ReDo question (re-exported by checks_torch)
 
-Submodules are imported lazily, so ``import relu_course`` is cheap and does not
-import torch until a torch-based module is used.
+``activations``, ``torch_activations`` and ``diagnostics`` are packages split into one
+module per family or question (``activations/relu_family.py`` ...); import from the
+package itself, as above. Submodules are imported lazily, so ``import relu_course`` is
+cheap and does not import torch until a torch-based module is used.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ _SUBMODULES = (
     "notebook",
     "checks",
     "checks_torch",
+    "checks_dormant",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -15,7 +15,8 @@ ps2 (vanishing gradients)
     :func:`teacher_data`, :func:`deep_relu_accuracy`
 ps3 (dying ReLU)
     :func:`check_dead_detector`, :func:`make_dying_net`, :func:`train_dying_net`,
-    :func:`check_rescue`
+    :func:`check_rescue`, :func:`check_reset_dormant_units` (in
+    :mod:`relu_course.checks_dormant`)
 ps4 (custom autograd, PReLU, digits)
     :func:`check_autograd_function`, :func:`check_prelu_module`,
     :func:`digits_test_accuracy`
@@ -45,6 +46,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from relu_course.checks import CheckFailed  # one exception type for every check
+from relu_course.checks_dormant import check_reset_dormant_units  # ps3's ReDo question
 
 __all__ = [
     "ACTIVATION_LAYERS",
@@ -58,6 +60,7 @@ __all__ = [
     "check_mlp",
     "check_prelu_module",
     "check_rescue",
+    "check_reset_dormant_units",
     "course_parts",
     "deep_relu_accuracy",
     "digits_test_accuracy",

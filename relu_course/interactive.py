@@ -90,6 +90,26 @@ def _formatter_js(code: str, **args: Any) -> Any:
     return CustomJSTickFormatter(args=args, code=code)
 
 
+def _wire(code: str, watch: Mapping[str, Any], **args: Any) -> None:
+    """Run the JavaScript ``code`` in the page whenever a widget in ``watch`` changes value.
+
+    The widgets in ``watch`` and the ``args`` are the script's variables, under their keys.
+    """
+    from bokeh.models import CustomJS
+
+    js = CustomJS(args={**watch, **args}, code=code)
+    for widget in watch.values():
+        widget.js_on_change("value", js)
+
+
+def _panel(title: str, x_label: str, y_label: str, **options: Any) -> Any:
+    """A 330 x 300 plot without a toolbar, the panel size of every figure here."""
+    from bokeh.plotting import figure
+
+    options = {"height": 300, "width": 330, "toolbar_location": None, **options}
+    return figure(title=title, x_axis_label=x_label, y_axis_label=y_label, **options)
+
+
 def _index_slider(title: str, values: Sequence[Any], name: str) -> Any:
     """A slider over positions ``0 .. len(values) - 1`` that shows the value itself."""
     from bokeh.models import Slider
@@ -120,24 +140,13 @@ def _with_breaks(x: np.ndarray, y: np.ndarray, kinks: Sequence[float]) -> tuple[
     return np.asarray(xs, np.float32), np.asarray(ys, np.float32)
 
 
+_EXPLORER_NAMES = ("relu", "leaky_relu", "prelu", "relu6", "elu", "celu", "selu",
+                   "gelu", "gelu_tanh", "silu", "mish", "softplus", "sigmoid", "tanh",
+                   "hardswish")  # fmt: skip
+
+
 def activation_explorer_data(
-    names: Sequence[str] = (
-        "relu",
-        "leaky_relu",
-        "prelu",
-        "relu6",
-        "elu",
-        "celu",
-        "selu",
-        "gelu",
-        "gelu_tanh",
-        "silu",
-        "mish",
-        "softplus",
-        "sigmoid",
-        "tanh",
-        "hardswish",
-    ),
+    names: Sequence[str] = _EXPLORER_NAMES,
     x_range: tuple[float, float] = (-4.0, 7.0),
     points: int = 221,
 ) -> FigureData:
@@ -211,8 +220,7 @@ def activation_explorer(data: FigureData) -> Any:
     circles the other one-sided limit.
     """
     from bokeh.layouts import column, row
-    from bokeh.models import ColumnDataSource, CustomJS, Div, Select, Slider
-    from bokeh.plotting import figure
+    from bokeh.models import ColumnDataSource, Div, Select
 
     names = data.meta["names"]
     first = data.table[f"{names[0]}|0"]
@@ -227,25 +235,10 @@ def activation_explorer(data: FigureData) -> Any:
         },
         name="explorer-kinks",
     )
-    p_f = figure(
-        title="f(x)",
-        height=300,
-        width=330,
-        x_axis_label="x",
-        y_axis_label="f(x)",
-        toolbar_location=None,
-    )
+    p_f = _panel("f(x)", "x", "f(x)")
     p_f.line("x", "f", source=curve, line_width=2, color=PALETTE[0])
     p_f.scatter("x", "f", source=kinks, size=7, color=PALETTE[3])
-    p_g = figure(
-        title="f'(x); filled dot = value at the kink",
-        height=300,
-        width=330,
-        x_axis_label="x",
-        y_axis_label="f'(x)",
-        toolbar_location=None,
-        x_range=p_f.x_range,
-    )
+    p_g = _panel("f'(x); filled dot = value at the kink", "x", "f'(x)", x_range=p_f.x_range)
     p_g.line("x", "g", source=deriv, line_width=2, color=PALETTE[1])
     p_g.scatter("x", "g", source=kinks, size=8, color=PALETTE[3], legend_label="value used")
     p_g.scatter(
@@ -259,37 +252,23 @@ def activation_explorer(data: FigureData) -> Any:
     )
     p_g.legend.location = "bottom_right"
     menu = Select(title="activation", value=names[0], options=names, name="explorer-menu")
-    slider = Slider(
-        width=300,
-        start=0,
-        end=1,
-        step=1,
-        value=0,
-        title="parameter",
-        name="explorer-slider",
-        disabled=True,
-        format=_formatter_js(
-            "const v = params[menu.value][1]; return String(v[Math.min(tick, v.length - 1)]);",
-            params=data.meta["params"],
-            menu=menu,
-        ),
+    slider = _index_slider("parameter", [None], "explorer-slider")  # the menu sets its range
+    slider.format = _formatter_js(
+        "const v = params[menu.value][1]; return String(v[Math.min(tick, v.length - 1)]);",
+        params=data.meta["params"],
+        menu=menu,
     )
     label = Div(text="<i>no parameter</i>", name="explorer-label")
-    js = CustomJS(
-        args=dict(
-            table=data.table,
-            params=data.meta["params"],
-            menu=menu,
-            slider=slider,
-            label=label,
-            curve=curve,
-            deriv=deriv,
-            kinks=kinks,
-        ),
-        code=_EXPLORER_JS,
+    _wire(
+        _EXPLORER_JS,
+        {"menu": menu, "slider": slider},
+        table=data.table,
+        params=data.meta["params"],
+        label=label,
+        curve=curve,
+        deriv=deriv,
+        kinks=kinks,
     )
-    menu.js_on_change("value", js)
-    slider.js_on_change("value", js)
     return column(row(menu, slider, label, spacing=24), row(p_f, p_g))
 
 
@@ -392,8 +371,7 @@ label.text = inits.value === "gain" ? `W ~ N(0, ${gains[gain.value]}² / n)` : "
 def depth_signal(data: FigureData) -> Any:
     """Controls for activation, initialisation, gain, depth; per-layer ``E[h^2]`` and gradient."""
     from bokeh.layouts import column, row
-    from bokeh.models import ColumnDataSource, CustomJS, Div, Select
-    from bokeh.plotting import figure
+    from bokeh.models import ColumnDataSource, Div, Select
 
     m = data.meta
     depths = m["depths"]
@@ -404,15 +382,7 @@ def depth_signal(data: FigureData) -> Any:
         ("signal", "mean square activation E[h²]", PALETTE[0]),
         ("grad", "weight-gradient norm ||∂L/∂W||", PALETTE[3]),
     ):
-        p = figure(
-            title=title,
-            height=300,
-            width=330,
-            y_axis_type="log",
-            x_axis_label="layer",
-            y_axis_label=col,
-            toolbar_location=None,
-        )
+        p = _panel(title, "layer", col, y_axis_type="log")
         p.line("layer", col, source=source, line_width=2, color=colour)
         p.scatter("layer", col, source=source, size=4, color=colour)
         plots.append(p)
@@ -432,21 +402,14 @@ def depth_signal(data: FigureData) -> Any:
         title="depth", value=str(depths[-1]), options=[str(d) for d in depths], name="depth-depth"
     )
     label = Div(text="", name="depth-label")
-    js = CustomJS(
-        args=dict(
-            table=data.table,
-            gains=m["gains"],
-            menu=menu,
-            inits=inits,
-            gain=gain,
-            depth=depth,
-            source=source,
-            label=label,
-        ),
-        code=_DEPTH_JS,
+    _wire(
+        _DEPTH_JS,
+        {"menu": menu, "inits": inits, "gain": gain, "depth": depth},
+        table=data.table,
+        gains=m["gains"],
+        source=source,
+        label=label,
     )
-    for widget in (menu, inits, gain, depth):
-        widget.js_on_change("value", js)
     return column(row(menu, inits, depth, spacing=24), row(gain, label, spacing=24), row(*plots))
 
 
@@ -511,8 +474,7 @@ label.text = `<b>learning rate</b> ${lrs[lr.value]}, <b>initial bias</b> ${biase
 def dying_lr(data: FigureData) -> Any:
     """Sliders over learning rate and initial bias; dead fraction per layer and accuracy."""
     from bokeh.layouts import column, row
-    from bokeh.models import ColumnDataSource, CustomJS, Div, Range1d
-    from bokeh.plotting import figure
+    from bokeh.models import ColumnDataSource, Div, Range1d
 
     m = data.meta
     first = data.table["0|0"]
@@ -520,25 +482,16 @@ def dying_lr(data: FigureData) -> Any:
     accs = [float(data.table[f"0|{i}"]["acc"][0]) for i in range(len(m["lrs"]))]
     curve = ColumnDataSource({"lr": list(m["lrs"]), "acc": accs}, name="dying-curve")
     marker = ColumnDataSource({"lr": [m["lrs"][0]], "acc": [accs[0]]}, name="dying-marker")
-    p_dead = figure(
-        title="dead units per hidden layer",
-        height=300,
-        width=330,
-        x_axis_label="hidden layer",
-        y_axis_label="fraction dead",
-        y_range=Range1d(0, 1.02),
-        toolbar_location=None,
+    p_dead = _panel(
+        "dead units per hidden layer", "hidden layer", "fraction dead", y_range=Range1d(0, 1.02)
     )
     p_dead.vbar(x="layer", top="dead", width=0.7, source=bars, color=PALETTE[3])
-    p_acc = figure(
-        title="test accuracy against learning rate",
-        height=300,
-        width=330,
+    p_acc = _panel(
+        "test accuracy against learning rate",
+        "learning rate (Adam)",
+        "test accuracy",
         x_axis_type="log",
-        x_axis_label="learning rate (Adam)",
-        y_axis_label="test accuracy",
         y_range=Range1d(0, 1.02),
-        toolbar_location=None,
     )
     p_acc.line("lr", "acc", source=curve, line_width=2, color=PALETTE[0])
     p_acc.scatter("lr", "acc", source=curve, size=5, color=PALETTE[0])
@@ -546,22 +499,17 @@ def dying_lr(data: FigureData) -> Any:
     lr = _index_slider("learning rate", m["lrs"], "dying-lr")
     bias = _index_slider("initial bias of every hidden unit", m["biases"], "dying-bias")
     label = Div(text="", name="dying-label")
-    js = CustomJS(
-        args=dict(
-            table=data.table,
-            lrs=m["lrs"],
-            biases=m["biases"],
-            lr=lr,
-            bias=bias,
-            bars=bars,
-            curve=curve,
-            marker=marker,
-            label=label,
-        ),
-        code=_DYING_JS,
+    _wire(
+        _DYING_JS,
+        {"lr": lr, "bias": bias},
+        table=data.table,
+        lrs=m["lrs"],
+        biases=m["biases"],
+        bars=bars,
+        curve=curve,
+        marker=marker,
+        label=label,
     )
-    lr.js_on_change("value", js)
-    bias.js_on_change("value", js)
     label.text = (
         f"<b>learning rate</b> {m['lrs'][0]}, <b>initial bias</b> {m['biases'][0]}:"
         f" test accuracy {100 * accs[0]:.1f} %"
@@ -650,9 +598,8 @@ label.text = `<b>${d}</b> hidden layer${d > 1 ? "s" : ""} of <b>${w}</b> units`
 def linear_regions(data: FigureData) -> Any:
     """Width and depth sliders; the plane coloured by activation pattern, and the count."""
     from bokeh.layouts import column, row
-    from bokeh.models import ColumnDataSource, CustomJS, Div, LinearColorMapper
+    from bokeh.models import ColumnDataSource, Div, LinearColorMapper
     from bokeh.palettes import Category20
-    from bokeh.plotting import figure
 
     m = data.meta
     e = float(m["extent"])
@@ -661,15 +608,14 @@ def linear_regions(data: FigureData) -> Any:
         {"image": [first["image"]], "x": [-e], "y": [-e], "dw": [2 * e], "dh": [2 * e]},
         name="regions-source",
     )
-    p = figure(
-        title="linear regions of a random ReLU network",
+    p = _panel(
+        "linear regions of a random ReLU network",
+        "x₁",
+        "x₂",
         height=380,
         width=400,
         x_range=(-e, e),
         y_range=(-e, e),
-        x_axis_label="x₁",
-        y_axis_label="x₂",
-        toolbar_location=None,
         match_aspect=True,
     )
     mapper = LinearColorMapper(palette=Category20[20], low=0, high=19)
@@ -682,21 +628,16 @@ def linear_regions(data: FigureData) -> Any:
         f"<b>{int(first['count'][0])}</b> linear regions in the square",
         name="regions-label",
     )
-    js = CustomJS(
-        args=dict(
-            table=data.table,
-            widths=m["widths"],
-            depths=m["depths"],
-            extent=e,
-            width=width,
-            depth=depth,
-            source=source,
-            label=label,
-        ),
-        code=_REGIONS_JS,
+    _wire(
+        _REGIONS_JS,
+        {"width": width, "depth": depth},
+        table=data.table,
+        widths=m["widths"],
+        depths=m["depths"],
+        extent=e,
+        source=source,
+        label=label,
     )
-    width.js_on_change("value", js)
-    depth.js_on_change("value", js)
     return column(row(width, depth, spacing=24), label, p)
 
 

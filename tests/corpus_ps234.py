@@ -788,6 +788,357 @@ def rescue_recipe():
     ),
 ]
 
+# ----------------------------------------------------------------- ps3: dormant units
+
+
+def _redo(
+    *,
+    score: str = "mean_abs / layer_mean if layer_mean > 0 else torch.zeros_like(mean_abs)",
+    test: str = "scores[j] <= tau",
+    row: str = "layer.weight[j].uniform_(-bound, bound)",
+    bias: str = "layer.bias[j].uniform_(-bound, bound)",
+    out: str = "next_layer.weight[:, j] = 0.0",
+    pairs: str = "zip(linears, linears[1:])",
+) -> str:
+    """The textbook loop (walk the Sequential, then one unit at a time), with one part
+    swapped for a mistake in the wrong variants below."""
+    return f"""
+def reset_dormant_units(model, x, tau=0.1):
+    linears = [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]
+    counts = {{}}
+    with torch.no_grad():
+        h, means, last = x, {{}}, None
+        for name, module in model.named_children():
+            h = module(h)
+            if isinstance(module, nn.Linear):
+                last = name
+            elif isinstance(module, nn.ReLU):
+                means[last] = h.abs().mean(dim=0)
+        for (name, layer), (_, next_layer) in {pairs}:
+            if name not in means:
+                continue
+            mean_abs = means[name]
+            layer_mean = mean_abs.mean()
+            scores = {score}
+            bound = 1 / math.sqrt(layer.in_features)
+            count = 0
+            for j in range(layer.out_features):
+                if {test}:
+                    {row}
+                    {bias}
+                    {out}
+                    count += 1
+            counts[name] = count
+    return counts
+"""
+
+
+REDO = [
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "random_outgoing",
+        "outgoing weights re-initialised at random instead of set to zero",
+        _redo(out="next_layer.weight[:, j].uniform_(-0.3, 0.3)"),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "raw_means",
+        "raw mean |h_j| compared with tau, not divided by the layer's mean",
+        _redo(score="mean_abs"),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "strict_less",
+        "s_j < tau instead of s_j <= tau (misses a score equal to tau)",
+        _redo(test="scores[j] < tau"),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "no_zero_guard",
+        "no rule for a layer mean of 0: 0/0 = nan, so an all-dead layer keeps its units",
+        _redo(score="mean_abs / layer_mean"),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "bias_not_reset",
+        "incoming weights re-initialised, bias left as it was",
+        _redo(bias="pass"),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "zero_incoming",
+        "incoming weights and bias zeroed instead of re-initialised",
+        _redo(row="layer.weight[j] = 0.0", bias="layer.bias[j] = 0.0"),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "randn_scale",
+        "re-initialised with torch.randn (std 1), not U(+-1/sqrt(fan_in))",
+        _redo(
+            row="layer.weight[j] = torch.randn(layer.in_features)",
+            bias="layer.bias[j] = torch.randn(())",
+        ),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "kaiming_default_a",
+        "kaiming_uniform_ with its default a=0: bound sqrt(6/fan_in), not 1/sqrt(fan_in)",
+        _redo(
+            row="layer.weight[j] = nn.init.kaiming_uniform_(torch.empty(1, layer.in_features))[0]"
+        ),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "zeroes_own_column",
+        "zeroes column j of the same Linear (its inputs), not of the next Linear",
+        _redo(out="layer.weight[:, j] = 0.0"),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "shifted_pairing",
+        "off-by-one pairing: layer k's scores reset Linear k+1 and zero Linear k+2",
+        _redo(
+            pairs="[((n, a), (m, b)) for (n, _), (_, a), (m, b) "
+            "in zip(linears, linears[1:], linears[2:])]"
+        ),
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "resets_output_layer",
+        "every Linear scored and reset, the output layer too",
+        """
+def reset_dormant_units(model, x, tau=0.1):
+    linears = [(name, m) for name, m in model.named_children() if isinstance(m, nn.Linear)]
+    counts = {}
+    with torch.no_grad():
+        h, means = x, {}
+        for name, module in model.named_children():
+            h = module(h)
+            if isinstance(module, nn.Linear):
+                means[name] = torch.relu(h).mean(dim=0)
+        for k, (name, layer) in enumerate(linears):
+            mean_abs = means[name]
+            scores = mean_abs / mean_abs.mean() if mean_abs.mean() > 0 else mean_abs * 0
+            mask = scores <= tau
+            fresh = nn.Linear(layer.in_features, layer.out_features)
+            layer.weight[mask] = fresh.weight[mask].to(layer.weight.dtype)
+            layer.bias[mask] = fresh.bias[mask].to(layer.bias.dtype)
+            if k + 1 < len(linears):
+                linears[k + 1][1].weight[:, mask] = 0.0
+            counts[name] = int(mask.sum())
+    return counts
+""",
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "new_parameters",
+        "new nn.Parameter objects replace the weight and bias (an optimiser keeps the old)",
+        """
+from relu_course.diagnostics import dormant_scores
+
+
+def reset_dormant_units(model, x, tau=0.1):
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    counts = {}
+    scores = list(dormant_scores(model, x).values())
+    for k, (layer, next_layer) in enumerate(zip(linears, linears[1:])):
+        mask = scores[k] <= tau
+        fresh = nn.Linear(layer.in_features, layer.out_features, dtype=layer.weight.dtype)
+        with torch.no_grad():
+            layer.weight = nn.Parameter(torch.where(mask[:, None], fresh.weight, layer.weight))
+            layer.bias = nn.Parameter(torch.where(mask, fresh.bias, layer.bias))
+            next_layer.weight = nn.Parameter(next_layer.weight.masked_fill(mask[None, :], 0.0))
+        counts[str(list(model).index(layer))] = int(mask.sum())
+    return counts
+""",
+    ),
+    wrong(
+        PS3,
+        "reset_dormant_units",
+        "new_linear",
+        "new nn.Linear modules replace the old ones in the Sequential",
+        """
+import copy
+
+
+def reset_dormant_units(model, x, tau=0.1):
+    counts = {}
+    with torch.no_grad():
+        h = x
+        acts = {}
+        for i, module in enumerate(model):
+            h = module(h)
+            if isinstance(module, nn.ReLU):
+                acts[i - 1] = h
+        for i, h in acts.items():
+            mean_abs = h.abs().mean(dim=0)
+            scores = mean_abs / mean_abs.mean() if mean_abs.mean() > 0 else mean_abs * 0
+            mask = scores <= tau
+            old = model[i]
+            new = nn.Linear(old.in_features, old.out_features, dtype=old.weight.dtype)
+            new.weight[~mask] = old.weight[~mask]
+            new.bias[~mask] = old.bias[~mask]
+            model[i] = new
+            nxt = copy.deepcopy(model[i + 2])
+            nxt.weight[:, mask] = 0.0
+            model[i + 2] = nxt
+            counts[str(i)] = int(mask.sum())
+    return counts
+""",
+    ),
+    right(PS3, "reset_dormant_units", "textbook_loop", _redo()),
+    right(
+        PS3,
+        "reset_dormant_units",
+        "chapter12_masks",
+        """
+from itertools import pairwise
+
+from relu_course.diagnostics import dormant_scores
+
+
+def reset_dormant_units(model, x, tau=0.1):
+    # chapter 12's redo(): the course's scores, a fresh nn.Linear for the new values
+    names = [name for name, m in model.named_children() if isinstance(m, nn.Linear)]
+    scores = dormant_scores(model, x)  # one entry per ReLU, input to output
+    counts = {}
+    for (a, b), score in zip(pairwise(names), scores.values(), strict=False):
+        incoming, outgoing = model.get_submodule(a), model.get_submodule(b)
+        dormant = score <= tau
+        new = nn.Linear(incoming.in_features, incoming.out_features)
+        with torch.no_grad():
+            incoming.weight[dormant] = new.weight[dormant].to(incoming.weight.dtype)
+            incoming.bias[dormant] = new.bias[dormant].to(incoming.bias.dtype)
+            outgoing.weight[:, dormant] = 0.0
+        counts[a] = int(dormant.sum())
+    return counts
+""",
+    ),
+    right(
+        PS3,
+        "reset_dormant_units",
+        "hooks_and_kaiming_temp",
+        """
+def reset_dormant_units(model, x, tau=0.1):
+    children = list(model.named_children())
+    acts, handles = {}, []
+    for i, (name, module) in enumerate(children):
+        if isinstance(module, nn.ReLU):
+            incoming = children[i - 1][0]
+
+            def hook(mod, inp, out, key=incoming):
+                acts[key] = out.detach()
+
+            handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    counts = {}
+    linear_names = [n for n, m in children if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for name, h in acts.items():
+            layer = model.get_submodule(name)
+            next_layer = model.get_submodule(linear_names[linear_names.index(name) + 1])
+            per_unit = h.abs().mean(dim=0)
+            if per_unit.mean() == 0:
+                dormant = torch.ones_like(per_unit, dtype=torch.bool)
+            else:
+                dormant = per_unit / per_unit.mean() <= tau
+            idx = torch.nonzero(dormant).flatten()
+            if len(idx):
+                fresh_w = torch.empty(len(idx), layer.in_features, dtype=layer.weight.dtype)
+                nn.init.kaiming_uniform_(fresh_w, a=math.sqrt(5))
+                bound = 1 / math.sqrt(layer.in_features)
+                layer.weight[idx] = fresh_w
+                fresh_b = torch.empty(len(idx), dtype=layer.bias.dtype)
+                layer.bias[idx] = fresh_b.uniform_(-bound, bound)
+                next_layer.weight[:, idx] = 0
+            counts[name] = len(idx)
+    return counts
+""",
+    ),
+    right(
+        PS3,
+        "reset_dormant_units",
+        "torch_where_float64_scores",
+        """
+def reset_dormant_units(model, x, tau=0.1):
+    layers = list(model)
+    counts = {}
+    with torch.no_grad():
+        outputs = []
+        h = x
+        for module in layers:
+            h = module(h)
+            outputs.append(h)
+        for i, module in enumerate(layers):
+            if not isinstance(module, nn.ReLU):
+                continue
+            layer, next_layer = layers[i - 1], layers[i + 1]
+            activity = outputs[i].double().abs().sum(dim=0)  # n * E|h_j|
+            total = activity.sum()
+            n_units = activity.numel()
+            score = torch.where(total > 0, activity * n_units / total.clamp(min=1e-300),
+                                torch.zeros_like(activity))
+            mask = score <= tau
+            fresh = nn.Linear(layer.in_features, layer.out_features, dtype=layer.weight.dtype)
+            layer.weight.copy_(torch.where(mask[:, None], fresh.weight, layer.weight))
+            layer.bias.copy_(torch.where(mask, fresh.bias, layer.bias))
+            next_layer.weight.copy_(
+                torch.where(mask[None, :], torch.zeros_like(next_layer.weight), next_layer.weight)
+            )
+            counts[str(i - 1)] = int(mask.sum().item())
+    return counts
+""",
+    ),
+    right(
+        PS3,
+        "reset_dormant_units",
+        "all_rows_then_all_columns",
+        """
+def reset_dormant_units(model, x, tau=0.1):
+    # first decide every layer, then re-initialise all rows, then zero all columns
+    names = [n for n, m in model.named_children() if isinstance(m, nn.Linear)]
+    masks = {}
+    with torch.no_grad():
+        h = x
+        for name, module in model.named_children():
+            h = module(h)
+            if isinstance(module, nn.ReLU):
+                m = h.abs().mean(0)
+                s = m / m.mean() if m.mean() > 0 else torch.zeros_like(m)
+                masks[prev] = s <= tau
+            prev = name
+        for name, mask in masks.items():
+            layer = model.get_submodule(name)
+            bound = 1.0 / layer.in_features ** 0.5
+            new_w = (torch.rand_like(layer.weight) * 2 - 1) * bound
+            new_b = (torch.rand_like(layer.bias) * 2 - 1) * bound
+            layer.weight[mask] = new_w[mask]
+            layer.bias[mask] = new_b[mask]
+        for name, mask in masks.items():
+            nxt = model.get_submodule(names[names.index(name) + 1])
+            nxt.weight[:, mask] = 0.0
+    return {name: int(mask.sum()) for name, mask in masks.items()}
+""",
+    ),
+]
+
 # ------------------------------------------------------------ ps4: autograd Function
 
 _FN_HEAD = """
@@ -1134,7 +1485,18 @@ def train_digits_model(X_train, y_train, device):
     ),
 ]
 
-ALL: list[Variant] = [*XAVIER, *HE, *BUILD, *GRAD, *DEAD, *RESCUE, *FUNCTION, *PRELU, *DIGITS]
+ALL: list[Variant] = [
+    *XAVIER,
+    *HE,
+    *BUILD,
+    *GRAD,
+    *DEAD,
+    *RESCUE,
+    *REDO,
+    *FUNCTION,
+    *PRELU,
+    *DIGITS,
+]
 
 
 def variants(assignment: str, *, correct: bool | None = None) -> list[Variant]:

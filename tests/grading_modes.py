@@ -286,7 +286,7 @@ def user_venv() -> Path:
         (ROOT / "constraints.txt").read_bytes()
         + (ROOT / "pyproject.toml").read_bytes()
         + str(ROOT).encode()
-        + b"layout 2: site-packages, share, etc"
+        + b"layout 3: site-packages, share, etc, re-resolved markers"
     ).hexdigest()[:12]
     venv = USER_VENV_ROOT / f"grading-{deps}"
     if (venv / ".installed").is_file():
@@ -321,9 +321,44 @@ def user_venv() -> Path:
             body = script.read_bytes().split(b"\n", 1)[1]
             dest.write_bytes(b"#!" + str(venv / "bin" / "python").encode() + b"\n" + body)
             dest.chmod(0o755)
+    _reinstall_for_interpreter(venv)
     subprocess.run(["chmod", "-R", "a+rX", str(venv)], check=True)
     (venv / ".installed").write_text(deps)
     return venv
+
+
+def _reinstall_for_interpreter(venv: Path) -> None:
+    """Re-resolve the constraints that depend on the exact Python version in ``venv``.
+
+    The copied ``site-packages`` were resolved for this interpreter; a constraint with a
+    ``python_full_version`` marker (soupsieve: >= 3 needs Python >= 3.11.5, Debian 12 has
+    3.11.2) may pick another version there, as ``pip install -c constraints.txt`` would.
+    """
+    names = sorted(
+        {
+            line.split("==", 1)[0].strip()
+            for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if "python_full_version" in line and not line.lstrip().startswith("#")
+        }
+    )
+    if not names:
+        return
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "-c",
+            str(ROOT / "constraints.txt"),
+            *names,
+        ],
+        check=True,
+    )
 
 
 def _runner(mode: str, tmp: Path) -> tuple[list[str], dict[str, str], str]:

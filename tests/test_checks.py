@@ -260,13 +260,13 @@ def test_no_docstring_example_is_a_graded_answer() -> None:
     import doctest
     import re
 
-    from relu_course import checks, checks_torch
+    from relu_course import checks, checks_dormant, checks_torch
 
     graded = [*PS1, "xavier_normal_", "he_normal_", "build_mlp", "grad_norm_per_layer",
-              "dead_fraction_per_layer", "rescue_recipe", "LeakyReLUFunction", "PReLU",
-              "train_digits_model"]  # fmt: skip
+              "dead_fraction_per_layer", "rescue_recipe", "reset_dormant_units",
+              "LeakyReLUFunction", "PReLU", "train_digits_model"]  # fmt: skip
     defines = re.compile(r"^\s*(?:def|class) (" + "|".join(map(re.escape, graded)) + r")\b", re.M)
-    for module in (checks, checks_torch):
+    for module in (checks, checks_torch, checks_dormant):
         for test in doctest.DocTestFinder().find(module):
             source = "".join(example.source for example in test.examples)
             assert not defines.search(source), f"{test.name} defines {defines.search(source)[1]}"

@@ -444,16 +444,16 @@ def test_bad_input_is_one_line_naming_the_next_step_and_changes_nothing(toy, tmp
     # disk full while the gradebook is backed up: the gradebook stays as it was
     from relu_course.grading import gradebook
 
-    real = gradebook._sqlite_copy
+    real = gradebook.sqlite_copy
 
     def full(src, dest):
         raise OSError(28, "No space left on device", str(dest))
 
-    gradebook._sqlite_copy = full
+    gradebook.sqlite_copy = full
     try:
         one_line(_cli(toy, "duedate", "toy", "2026-01-01"), "No space left", "free some space")
     finally:
-        gradebook._sqlite_copy = real
+        gradebook.sqlite_copy = real
 
     good = toy.gradebook.read_bytes()
     toy.gradebook.write_bytes(good[:4096] + b"\0" * 2048)  # a damaged gradebook

@@ -4,9 +4,12 @@ reference, the modules and the registry."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -496,7 +499,7 @@ def test_get_activation_every_name(name: str) -> None:
     mirror = ta.get_activation(name)
     builtin = ta.get_activation(name, builtin=True)
     assert isinstance(builtin, nn.Module) and type(builtin).__module__.startswith("torch.nn")
-    assert type(mirror).__module__ == ta.__name__
+    assert type(mirror).__module__.startswith(ta.__name__ + ".")  # a family module of the mirror
     assert type(mirror).__name__ == type(builtin).__name__
     mirror.eval()
     builtin.eval()
@@ -693,3 +696,70 @@ def test_gated_modules_shapes_dims_and_matching_numpy() -> None:
 def test_get_activation_points_to_the_new_modules(name) -> None:
     with pytest.raises(ValueError, match="GLU\\(\\)|ReLUSquared\\(\\)"):
         ta.get_activation(name)
+
+
+# ------------------------------------------------------------------- facts stated once
+
+
+@pytest.mark.parametrize("bad", ["rleu", "reLu2", "softmax", ""])
+def test_both_registries_raise_one_error_for_an_unknown_name(bad: str) -> None:
+    A = pytest.importorskip("relu_course.activations")
+    with pytest.raises(A.UnknownActivationError) as numpy_error:
+        A.get(bad)
+    with pytest.raises(A.UnknownActivationError) as torch_error:
+        ta.get_activation(bad)
+    assert ta.UnknownActivationError is A.UnknownActivationError
+    assert str(numpy_error.value) == str(torch_error.value)  # one message, names in one order
+    message = str(numpy_error.value)
+    assert message.startswith(f"unknown activation {bad!r}; known names: relu, relu6, ")
+    # a KeyError for a look-up and a ValueError for an argument: old except clauses still work
+    assert isinstance(numpy_error.value, KeyError) and isinstance(numpy_error.value, ValueError)
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    A = pytest.importorskip("relu_course.activations")
+    with pytest.raises(A.UnknownActivationError, match="Did you mean 'relu'\\?"):
+        ta.get_activation("rleu")
+    with pytest.raises(A.UnknownActivationError, match="Did you mean 'leaky_relu'\\?"):
+        A.get("leaky_rellu")
+    with pytest.raises(A.UnknownActivationError) as info:
+        A.get("softmax")
+    assert "Did you mean" not in str(info.value)
+    assert A.get(" ReLU ") is A.ACTIVATIONS["relu"]  # the same key rule as get_activation
+
+
+def test_constants_are_defined_once_in_the_numpy_reference() -> None:
+    A = pytest.importorskip("relu_course.activations")
+    for name in ("SELU_ALPHA", "SELU_SCALE", "GELU_TANH_C", "GELU_TANH_K", "RRELU_LOWER"):
+        assert getattr(ta, name) is getattr(A, name), name
+    package = Path(A.__file__).resolve().parents[1]
+    numbers = {A.SELU_ALPHA: "SELU_ALPHA", A.SELU_SCALE: "SELU_SCALE", A.GELU_TANH_K: "GELU_TANH_K"}
+    holders: dict[str, list[str]] = {name: [] for name in numbers.values()}
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+            if isinstance(node, ast.Constant) and type(node.value) is float:
+                for value, name in numbers.items():
+                    if math.isclose(node.value, value, rel_tol=1e-9):
+                        holders[name].append(path.relative_to(package).as_posix())
+    # the numbers as code (not in prose) appear once, in the NumPy reference
+    assert holders == {name: ["activations/_core.py"] for name in numbers.values()}
+
+
+def test_numpy_and_torch_defaults_agree() -> None:
+    """A default (negative_slope=0.01, alpha=1.0 ...) is written in several signatures and
+    in the NumPy registry's params; here they are held to one value."""
+    A = pytest.importorskip("relu_course.activations")
+    empty = inspect.Parameter.empty
+    checked = 0
+    for act in A.ACTIVATIONS.values():
+        mirror = inspect.signature(getattr(ta, act.torch_name)).parameters
+        for fn in (act.fn, act.grad):
+            ours = inspect.signature(fn).parameters
+            for key, value in act.params.items():
+                assert key in ours, (act.name, fn.__name__, key)
+                if ours[key].default is not empty and act.name != "gelu_tanh":
+                    assert value == ours[key].default, (act.name, fn.__name__, key)
+                if key in mirror and mirror[key].default is not empty:
+                    assert ours[key].default in (empty, mirror[key].default), (act.name, key)
+                    checked += 1
+    assert checked >= 10  # leaky_relu, rrelu, elu, celu, gelu, softplus, each twice

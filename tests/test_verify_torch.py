@@ -132,3 +132,30 @@ def test_ipython_syntax_in_an_honest_answer_keeps_its_points(assignment, grade_i
     assert verdicts and not failed, failed
     flags = check_submission(released, json.loads(json.dumps(nb)), assignment).flags
     assert not [f for f in flags if f.tampering], flags
+
+
+def test_a_layer_or_parameter_the_call_replaced_is_replaced_in_the_judge_too() -> None:
+    """The judge's copy of a model argument mirrors object identity: a call that swaps a
+    Parameter or a layer for a new object (not a reset in place) is seen as one."""
+    import torch
+    from torch import nn
+
+    from relu_course.grading import verify_torch as vt
+
+    judge_model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
+    weight, bias, last = judge_model[0].weight, judge_model[0].bias, judge_model[2]
+    student = vt.dec_module(vt.enc_module(judge_model, state=True)["M"])
+    before = vt._layers_and_params(student)
+    with torch.no_grad():
+        student[0].weight = nn.Parameter(torch.zeros(2, 3))  # a new object
+        student[0].bias[0] = 5.0  # in place
+        student[2] = nn.Linear(2, 1)  # a new layer
+    after = vt.enc_module(student, state=True)
+    vt._mark_replaced(after["M"], student, before)
+    vt._apply_module_state(judge_model, json.loads(json.dumps(after))["M"])
+    assert judge_model[0].weight is not weight and torch.equal(
+        judge_model[0].weight, torch.zeros(2, 3)
+    )
+    assert isinstance(judge_model[0].weight, nn.Parameter)
+    assert judge_model[0].bias is bias and judge_model[0].bias[0].item() == 5.0
+    assert judge_model[2] is not last and torch.equal(judge_model[2].weight, student[2].weight)

@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per submission (600)")
     p.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (60)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="grade on the workers of this Dask scheduler (tcp://HOST:8786) instead of "
+        "local processes; needs relu-course[cluster] here and on every worker",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--unsandboxed",
@@ -240,8 +247,13 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     from .sandbox import INSTALL_HINT, isolation
 
     course.check_assignment(args.assignment)  # a typo is reported before the sandbox
+    if args.scheduler:
+        from .executors import import_distributed
+
+        import_distributed()  # a clear message with the pip command, before anything runs
     found = isolation()
-    if not args.no_sandbox and not args.unsandboxed and not found.isolated:
+    # on a cluster the workers run student code: their sandbox is checked there instead
+    if not args.scheduler and not args.no_sandbox and not args.unsandboxed and not found.isolated:
         raise CourseError(f"no sandbox here ({found.why_not}): {INSTALL_HINT}")
     if args.unsandboxed and not args.no_sandbox:
         print(
@@ -267,10 +279,13 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         sandbox=not args.no_sandbox,
         isolate=False if args.unsandboxed else None,
+        scheduler=args.scheduler,
     )
+    where = f" on {args.scheduler}" if args.scheduler else ""
     print(
         f"{args.assignment}: graded {len(summary.graded)}, resumed {len(summary.reused)}, "
-        f"unchanged {len(summary.skipped)} ({summary.seconds:.1f} s); mode: {summary.mode}"
+        f"unchanged {len(summary.skipped)} ({summary.seconds:.1f} s{where}); "
+        f"mode: {summary.mode}"
     )
     flagged = 0
     for res in sorted(summary.graded, key=lambda r: r.student):
@@ -279,6 +294,14 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
         print(f"  {res.student:20s} {res.score:5g} / {res.max_score:g}  {res.status}{note}")
     for who, why in summary.not_graded:
         print(f"  {who:20s} NOT GRADED: {why}")
+    for res in sorted(summary.infra_errors, key=lambda r: r.student):
+        print(f"  {res.student:20s} NOT GRADED (infrastructure, not scored): {res.message}")
+    if summary.infra_errors:
+        print(
+            f"{len(summary.infra_errors)} submission(s) hit a failure of the grading "
+            f"machinery; their gradebook rows are unchanged: run relu-course grade "
+            f"{args.assignment} again to grade them"
+        )
     if summary.release_changes and summary.graded:
         print(
             "regraded because the tests or points of the source changed: "
@@ -292,7 +315,7 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
         print(f"gradebook updated; previous copy in {summary.backup}")
     if summary.graded:
         print(f"their feedback is out of date: run relu-course feedback {args.assignment}")
-    return 1 if flagged or summary.recheck or summary.not_graded else 0
+    return 1 if flagged or summary.recheck or summary.not_graded or summary.infra_errors else 0
 
 
 def cmd_feedback(course: Course, args: argparse.Namespace) -> int:

@@ -3,34 +3,37 @@
 ``grade(course, "ps1_activations")`` does, for every submission in ``submitted/``:
 
 1. skip it when its content hash (submission + release) was merged before (resume);
-   reuse a finished worker result of an interrupted run;
-2. in a worker process: copy a per-assignment template (a small gradebook made by
-   ``nbgrader generate_assignment``) into a private folder, repair the notebook against
-   the released one (:mod:`.repair`), run :func:`.run.autograde_one`;
-3. merge every new result into ``gradebook.db`` at once (:func:`.gradebook.merge_results`)
-   and copy the autograded notebooks to ``autograded/``.
+   reuse a finished result of an interrupted run;
+2. hand the rest to an executor (:mod:`.executors`: local worker processes, or a Dask
+   cluster with ``scheduler=``), which runs :func:`.run.grade_submission` for each: a
+   private course folder, the notebook repaired against the released one
+   (:mod:`.repair`), :func:`.run.autograde_one` in the sandbox;
+3. here, the only writer: save each verdict as it comes (resume), then merge every new
+   result into ``gradebook.db`` at once (:func:`.gradebook.merge_results`) and copy the
+   autograded notebooks to ``autograded/``.
 
-A worker that exceeds the per-submission timeout is killed (with its kernel) and
-replaced; the submission scores what its finished cells earned... nothing, as nbgrader
-would: 0 and flagged. A corrupt file scores 0 and is flagged. The class always finishes.
+A submission that exceeds the per-submission timeout is stopped (its worker killed with
+its kernel) and scores what nbgrader would give it: 0, flagged. A corrupt file scores 0
+and is flagged. The class always finishes. A failure of the machinery (a worker process
+dies, the cluster goes away) scores nothing: the submission is listed in
+``GradeSummary.infra_errors``, its gradebook row is left as it was, and the next run
+grades it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .course import Course, CourseError, file_sha256, run_nbgrader
+from .executors import DaskExecutor, LocalPool, OnVerdict
 from .gradebook import (
     RETRY_STATUSES,
     course_id,
@@ -38,15 +41,22 @@ from .gradebook import (
     graded_keys,
     merge_results,
 )
-from .repair import CorruptSubmission, Repair, repair_file
-from .run import GradeRecord, Result, autograde_one
+from .run import INFRA_ERROR, Job, Result, Verdict, grade_submission
 
 __all__ = ["Task", "GradeSummary", "grade", "grade_task", "load_results", "release_key"]
 
 
+class Executor(Protocol):
+    """Runs :func:`.run.grade_submission` for each task somewhere and calls
+    ``on_verdict`` here for each (:mod:`.executors`)."""
+
+    def run(self, tasks: list[Task], timeout: float, on_verdict: OnVerdict) -> None: ...
+
+
 @dataclass
 class Task:
-    """Everything a worker needs to grade one submission (picklable)."""
+    """One submission to grade, as the coordinator sees it (paths on this machine);
+    :meth:`job` gives what a worker gets."""
 
     course: Course
     assignment: str
@@ -60,6 +70,24 @@ class Task:
     renamed_from: str | None = None
     sandbox: bool = True
     isolate: bool | None = None  # None: bubblewrap when it works; False: --unsandboxed
+
+    def job(self) -> Job:
+        """The plain, picklable unit of work: the notebook's bytes and the settings."""
+        return Job(
+            self.assignment,
+            self.student,
+            self.key,
+            self.template.name.rsplit("-", 1)[-1],
+            self.course.submitted_notebook(self.assignment, self.student).read_bytes(),
+            dict(self.max_scores),
+            course_id(self.course),
+            self.course.source_directory,
+            self.course.release_directory,
+            self.cell_timeout,
+            self.renamed_from,
+            self.sandbox,
+            self.isolate,
+        )
 
 
 @dataclass
@@ -76,6 +104,8 @@ class GradeSummary:
     recheck: list[Any] = field(default_factory=list)
     #: why everyone was regraded: the grading parts of the source that changed
     release_changes: list[str] = field(default_factory=list)
+    #: not graded because the machinery failed (not merged; the next run retries them)
+    infra_errors: list[Result] = field(default_factory=list)
 
 
 def grading_cells(course: Course, assignment: str) -> dict[str, str]:
@@ -183,112 +213,29 @@ def _template(course: Course, assignment: str, rkey: str) -> Path:
     return folder
 
 
-def _zero_result(task: Task, status: str, message: str) -> Result:
-    grades = [GradeRecord(n, 0.0, m) for n, m in sorted(task.max_scores.items())]
-    return Result(task.student, task.assignment, status, message, grades, key=task.key)
-
-
-def grade_task(task: Task) -> Result:
-    """Prepare a private course folder for one submission, repair it, autograde it and
-    save the result (``result.json`` and the autograded notebook) under ``task.results``.
-    """
-    start = time.perf_counter()
-    work = task.workroot / task.student
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    shutil.copy2(task.template / "gradebook.db", work / "gradebook.db")
-    src = task.template / task.course.source_directory / task.assignment
-    shutil.copytree(
-        src,
-        work / task.course.source_directory / task.assignment,
-        ignore=shutil.ignore_patterns("*.ipynb"),
-    )
-    release = task.template / task.course.release_directory / task.assignment
-    target = work / "submitted" / task.student / task.assignment / f"{task.assignment}.ipynb"
-    repairs: list[Repair] = []
-    if task.renamed_from:
-        repairs.append(Repair("renamed", "", f"handed in as {task.renamed_from!r}"))
-    try:
-        repairs += repair_file(
-            task.course.submitted_notebook(task.assignment, task.student),
-            release / f"{task.assignment}.ipynb",
-            target,
-        )
-    except CorruptSubmission as err:
-        result = _zero_result(task, "corrupt", str(err))
-    else:
-        result = autograde_one(
-            task.course,
-            task.assignment,
-            task.student,
-            work,
-            course_id=course_id(task.course),
-            source_directory=task.course.source_directory,
-            cell_timeout=task.cell_timeout,
-            sandbox=task.sandbox,
-            isolate=task.isolate,
-        )
-        result.key = task.key
-        if not result.grades:
-            result.grades = _zero_result(task, "", "").grades
-    result.repairs = [r.as_dict() for r in repairs]
+def _save(task: Task, verdict: Verdict) -> Result:
+    """Keep a finished verdict (the coordinator's job): ``result.json`` and the autograded
+    notebook under ``task.results``, so an interrupted run reuses it. An infrastructure
+    error is not kept: the next run grades the submission again."""
+    result = verdict.result
+    if result.status == INFRA_ERROR:
+        return result
     out = task.results / task.student
     out.mkdir(parents=True, exist_ok=True)
-    if result.autograded:
-        shutil.copy2(result.autograded, out / f"{task.assignment}.ipynb")
-        result.autograded = str(out / f"{task.assignment}.ipynb")
-    result.seconds = time.perf_counter() - start
+    nb = out / f"{task.assignment}.ipynb"
+    nb.unlink(missing_ok=True)
+    if verdict.notebook is not None:
+        nb.write_bytes(verdict.notebook)
+        result.autograded = str(nb)
     _write_json(out / "result.json", result.as_dict())
-    shutil.rmtree(work, ignore_errors=True)
     return result
 
 
-# ---------------------------------------------------------------- worker processes
-
-
-def _worker_main(conn: Connection, log: str) -> None:
-    os.setpgrp()  # so a timeout can stop this worker together with what it started
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 2)  # kernels' chatter goes to the log, not over the progress bar
-    os.environ.setdefault("RELU_COURSE_PROGRESS", "0")
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        try:
-            conn.send(grade_task(task).as_dict())
-        except Exception as err:  # a bug or an nbgrader crash must not stop the class
-            conn.send(_zero_result(task, "error", f"{type(err).__name__}: {err}").as_dict())
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            child = int(stat.parent.name)
-            found += [child, *_children(child)]
-    return found
-
-
-def _kill_tree(proc: mp.process.BaseProcess) -> None:
-    pids = _children(proc.pid) if proc.pid and Path("/proc").is_dir() else []
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, TypeError):
-        proc.kill()
-    proc.join(5)
+def grade_task(task: Task) -> Result:
+    """Grade one submission in this process (:func:`.run.grade_submission`, what every
+    worker runs) and save its result (``result.json`` and the autograded notebook) under
+    ``task.results``."""
+    return _save(task, grade_submission(task.job(), task.template, task.workroot))
 
 
 def run_pool(
@@ -296,69 +243,15 @@ def run_pool(
     jobs: int,
     timeout: float,
     on_result: Callable[[Result], None],
+    executor: Executor | None = None,
 ) -> None:
-    """Grade ``tasks`` in ``jobs`` worker processes; a task running longer than
-    ``timeout`` seconds is killed and reported as a timeout."""
-    ctx = mp.get_context("spawn")
-    logs = tasks[0].course.state_dir / "logs" if tasks else Path(".")
-    logs.mkdir(parents=True, exist_ok=True)
-    queue = list(reversed(tasks))
-    workers: dict[Connection, tuple[Any, Task | None, float]] = {}
-
-    def start() -> None:
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker_main, args=(child, str(logs / "workers.log")), daemon=True
-        )
-        proc.start()
-        child.close()
-        workers[parent] = (proc, None, 0.0)
-
-    def feed(conn: Connection) -> None:
-        proc = workers[conn][0]
-        if queue:
-            task = queue.pop()
-            conn.send(task)
-            workers[conn] = (proc, task, time.monotonic())
-        else:
-            conn.send(None)
-            proc.join(10)
-            del workers[conn]
-
-    for _ in range(max(1, min(jobs, len(tasks)))):
-        start()
-    for conn in list(workers):
-        feed(conn)
-    try:
-        while workers:
-            for conn in wait(list(workers), timeout=0.5):
-                proc, task, _ = workers[conn]
-                try:
-                    on_result(Result.from_dict(conn.recv()))
-                except (EOFError, OSError):
-                    _kill_tree(proc)
-                    del workers[conn]
-                    if task is not None:
-                        on_result(_zero_result(task, "error", "the grading worker crashed"))
-                    if queue:
-                        start()
-                        feed(list(workers)[-1])
-                    continue
-                feed(conn)
-            now = time.monotonic()
-            for conn, (proc, task, began) in list(workers.items()):
-                if task is not None and now - began > timeout:
-                    _kill_tree(proc)
-                    del workers[conn]
-                    on_result(
-                        _zero_result(task, "timeout", f"grading took more than {timeout:.0f} s")
-                    )
-                    if queue:
-                        start()
-                        feed(list(workers)[-1])
-    finally:
-        for proc, _, _ in list(workers.values()):
-            _kill_tree(proc)
+    """Grade ``tasks`` with ``executor`` (default: ``jobs`` local worker processes; a
+    task running longer than ``timeout`` seconds is stopped and reported as a timeout),
+    saving each result here as it comes (resume), then passing it to ``on_result``."""
+    if executor is None:
+        logs = tasks[0].course.state_dir / "logs" if tasks else Path(".")
+        executor = LocalPool(jobs, logs / "workers.log")
+    executor.run(tasks, timeout, lambda task, verdict: on_result(_save(task, verdict)))
 
 
 # ---------------------------------------------------------------- the command
@@ -376,12 +269,21 @@ def grade(
     progress: bool = True,
     sandbox: bool = True,
     isolate: bool | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
 ) -> GradeSummary:
     """Autograde every new or changed submission of ``assignment`` (all with ``force``).
 
+    ``jobs`` local worker processes grade them (default: cores + 1), or, with
+    ``scheduler`` (``tcp://HOST:8786``), the workers of that Dask cluster; ``executor``
+    replaces both (:mod:`.executors`).
+
     Returns a :class:`GradeSummary`; raises :class:`CourseError` for an unknown
-    assignment or when there is nothing in ``submitted/``.
+    assignment, when there is nothing in ``submitted/``, or when the cluster cannot be
+    used (distributed missing, no scheduler, no workers, a worker without a sandbox).
     """
+    if scheduler is not None and executor is None:
+        executor = DaskExecutor(scheduler)
     from tqdm.auto import tqdm
 
     from relu_course.grading.sandbox import sandbox_mode
@@ -473,14 +375,23 @@ def grade(
         bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="nb", disable=not progress)
 
         def done(res: Result) -> None:
-            ready.append(res)
             bar.update(1)
+            if res.status == INFRA_ERROR:
+                summary.infra_errors.append(res)
+                bar.set_postfix_str(f"{res.student}: not graded ({res.status})")
+                return
+            ready.append(res)
             bar.set_postfix_str(f"{res.student}: {res.score:g}/{res.max_score:g}")
 
         try:
-            run_pool(todo, jobs, timeout, done)
+            if executor is None:
+                run_pool(todo, jobs, timeout, done)
+            else:
+                run_pool(todo, jobs, timeout, done, executor)
         finally:
             bar.close()
+    if executor is not None and ready:  # how the workers ran student code, not this machine
+        summary.mode = ", ".join(sorted({r.mode for r in ready if r.mode})) or summary.mode
     for res in ready:  # a corrupt file or a killed worker: the mode the run had
         res.mode = res.mode or summary.mode
     summary.graded = [r for r in ready if r.student not in summary.reused]

@@ -126,13 +126,13 @@ def backup(course: Course) -> Path | None:
     folder = course.state_dir / "backups"
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"gradebook-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6:06d}.db"
-    _sqlite_copy(course.gradebook, dest)
+    sqlite_copy(course.gradebook, dest)
     for old in sorted(folder.glob("gradebook-*.db"))[:-KEEP_BACKUPS]:
         old.unlink()
     return dest
 
 
-def _sqlite_copy(src: Path, dest: Path) -> None:
+def sqlite_copy(src: Path, dest: Path) -> None:
     with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
         a.backup(b)
     a.close()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .course import Course, CourseError
-from .gradebook import _sqlite_copy, backup
+from .gradebook import backup, sqlite_copy
 
 __all__ = ["Backup", "list_backups", "restore"]
 
@@ -81,7 +81,7 @@ def restore(course: Course, which: str) -> tuple[Path, Path | None]:
         )
     saved: Path | None = None
     work = course.gradebook.with_name("gradebook.db.restoring")
-    _sqlite_copy(chosen, work)  # first: saving the current one may prune old backups
+    sqlite_copy(chosen, work)  # first: saving the current one may prune old backups
     if course.gradebook.exists():
         if _submissions(course.gradebook) is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")

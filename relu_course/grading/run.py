@@ -1,26 +1,52 @@
-"""Run nbgrader's autograder on ONE prepared submission: the only place a student's code
-executes.
+"""Grade ONE submission: the only place a student's code executes.
 
-The pipeline (:mod:`relu_course.grading.grade`) prepares a private course folder per
-submission (``workdir``: its own ``gradebook.db`` holding only this assignment, the
-support files of the source folder but no solution notebook, and the repaired notebook
-in ``submitted/<student>/<assignment>/``), then calls :func:`autograde_one` in a worker
-process. To sandbox kernels (bubblewrap) or re-verify verdicts in a clean process, wrap
-or replace :func:`autograde_one`: its inputs are folders and its output is a plain
-:class:`Result`.
+The unit of work of every executor (:mod:`relu_course.grading.executors`) is
+:func:`grade_submission`, a function of plain values: a :class:`Job` (the submitted
+notebook's bytes and the settings) and the release template (a folder, or the same folder
+packed as bytes by :func:`pack_template` for a machine that does not share the course's
+disk) in, a :class:`Verdict` (the :class:`Result` and the autograded notebook's bytes)
+out. It writes only below a private scratch folder, which it deletes; the coordinator
+writes ``autograded/``, the saved results and ``gradebook.db``.
+
+Inside, it builds a private course folder (``workdir``: its own ``gradebook.db`` holding
+only this assignment, the support files of the source folder but no solution notebook,
+and the repaired notebook in ``submitted/<student>/<assignment>/``) and calls
+:func:`autograde_one`, which runs nbgrader's autograder in the sandbox and re-verifies the
+verdicts in clean processes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import os
+import shutil
+import tarfile
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Result", "GradeRecord", "autograde_one", "read_results"]
+__all__ = [
+    "INFRA_ERROR",
+    "GradeRecord",
+    "Job",
+    "Result",
+    "Verdict",
+    "autograde_one",
+    "grade_submission",
+    "infra_error",
+    "pack_template",
+    "read_results",
+    "zero_result",
+]
+
+#: status of a submission that the grading machinery failed to grade (a worker died, the
+#: cluster went away): never scored, never written to the gradebook, retried next run
+INFRA_ERROR = "infra_error"
 
 
 @dataclass
@@ -41,7 +67,9 @@ class Result:
     cell or the whole submission ran out of time), ``kernel_died``, ``grader_error`` (the
     sandbox or the kernel could not start: the grader's fault, nothing of the student's
     ran) or ``error`` (nbgrader failed: see ``message``). Every status but ``graded``
-    needs a human. ``mode`` says how the student's code ran
+    needs a human. ``infra_error`` (:data:`INFRA_ERROR`: the worker grading it died, or
+    the cluster was lost) is no verdict at all: it is reported, never merged, and the
+    next run grades the submission again. ``mode`` says how the student's code ran
     (:func:`relu_course.grading.sandbox.sandbox_mode`).
     """
 
@@ -300,3 +328,156 @@ def _verify(
         {"kind": f.kind, "cell": f.cell, "reason": f.reason, "tampering": f.tampering}
         for f in audit.all_flags
     ]
+
+
+# ---------------------------------------------------------------- the unit of work
+
+
+@dataclass(frozen=True)
+class Job:
+    """One submission to grade, as plain values: no path of the coordinator's machine, so
+    it can be pickled to a worker anywhere.
+
+    ``release`` is the release key (:func:`relu_course.grading.grade.release_key`) of the
+    template the job must be graded against; ``key`` hashes submission + release (resume).
+    """
+
+    assignment: str
+    student: str
+    key: str
+    release: str
+    submission: bytes
+    max_scores: dict[str, float]
+    course_id: str = "relu-course"
+    source_directory: str = "solutions"
+    release_directory: str = "exercises"
+    cell_timeout: int = 60
+    renamed_from: str | None = None
+    sandbox: bool = True
+    isolate: bool | None = None
+
+
+@dataclass
+class Verdict:
+    """What grading one :class:`Job` gives back: the result (``result.autograded`` is
+    None: paths are the coordinator's business) and the autograded notebook's bytes."""
+
+    result: Result
+    notebook: bytes | None = None
+
+
+def zero_result(job: Job, status: str, message: str) -> Result:
+    """Every question of ``job`` at 0, with ``status`` (a corrupt file, a timeout)."""
+    grades = [GradeRecord(n, 0.0, m) for n, m in sorted(job.max_scores.items())]
+    return Result(job.student, job.assignment, status, message, grades, key=job.key)
+
+
+def infra_error(job: Job, message: str) -> Verdict:
+    """The machinery failed on ``job`` (not the student): no grades, retried next run."""
+    return Verdict(Result(job.student, job.assignment, INFRA_ERROR, message, key=job.key))
+
+
+def pack_template(folder: Path) -> bytes:
+    """The release template folder as gzipped tar bytes, for workers without the course's
+    disk (:func:`grade_submission` unpacks it once per machine)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.name != "ok":
+                tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    return buf.getvalue()
+
+
+def _unpack_template(bundle: bytes) -> Path:
+    """Unpack a :func:`pack_template` bundle into this machine's cache (once per bundle)."""
+    digest = hashlib.sha256(bundle).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"relu-course-{os.getuid()}" / f"template-{digest}"
+    if cache.is_dir():
+        return cache
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="unpack-", dir=cache.parent))
+    with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
+        # the coordinator packed it; the "data" filter (Python >= 3.11.4) guards anyway
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(tmp, **safe)  # noqa: S202
+    try:
+        tmp.rename(cache)  # atomic: another thread or process may have won the race
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return cache
+
+
+def grade_submission(job: Job, template: Path | bytes, workroot: Path | None = None) -> Verdict:
+    """Grade one submission: copy the template's gradebook and support files into a
+    private folder below ``workroot`` (default: the system's temporary folder), repair the
+    notebook against the released one (:mod:`.repair`), run :func:`autograde_one` (the
+    sandbox and the clean re-verification), and delete the folder.
+
+    Never raises for a bad submission or a grader bug: a corrupt file scores 0
+    (``corrupt``), an exception scores 0 (``error``, retried by the next run).
+    """
+    start = time.perf_counter()
+    if workroot is not None:
+        workroot.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"grade-{job.student}-", dir=workroot))
+    try:
+        folder = template if isinstance(template, Path) else _unpack_template(template)
+        verdict = _grade_in(job, folder, scratch)
+    except Exception as err:  # noqa: BLE001 - a bug or an nbgrader crash must not stop the class
+        verdict = Verdict(zero_result(job, "error", f"{type(err).__name__}: {err}"))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    verdict.result.seconds = time.perf_counter() - start
+    return verdict
+
+
+def _grade_in(job: Job, template: Path, scratch: Path) -> Verdict:
+    from .course import Course
+    from .repair import CorruptSubmission, Repair, repair_file
+
+    a, sid = job.assignment, job.student
+    # the course as autograde_one reads it: source, release and the file as handed in
+    course = Course(scratch / "course", job.source_directory, job.release_directory)
+    for sub in (job.source_directory, job.release_directory):
+        shutil.copytree(template / sub / a, course.root / sub / a)
+    handed_in = course.submitted_notebook(a, sid)
+    handed_in.parent.mkdir(parents=True)
+    handed_in.write_bytes(job.submission)
+    # the private nbgrader course: this assignment's gradebook, support files, no solutions
+    work = scratch / "work"
+    work.mkdir()
+    shutil.copy2(template / "gradebook.db", work / "gradebook.db")
+    shutil.copytree(
+        template / job.source_directory / a,
+        work / job.source_directory / a,
+        ignore=shutil.ignore_patterns("*.ipynb"),
+    )
+    target = work / "submitted" / sid / a / f"{a}.ipynb"
+    repairs: list[Repair] = []
+    if job.renamed_from:
+        repairs.append(Repair("renamed", "", f"handed in as {job.renamed_from!r}"))
+    notebook = None
+    try:
+        repairs += repair_file(handed_in, course.release_notebook(a), target)
+    except CorruptSubmission as err:
+        result = zero_result(job, "corrupt", str(err))
+    else:
+        result = autograde_one(
+            course,
+            a,
+            sid,
+            work,
+            course_id=job.course_id,
+            source_directory=job.source_directory,
+            cell_timeout=job.cell_timeout,
+            sandbox=job.sandbox,
+            isolate=job.isolate,
+        )
+        result.key = job.key
+        if not result.grades:
+            result.grades = zero_result(job, "", "").grades
+        if result.autograded:
+            notebook = Path(result.autograded).read_bytes()
+            result.autograded = None
+    result.repairs = [r.as_dict() for r in repairs]
+    return Verdict(result, notebook)

@@ -360,7 +360,9 @@ def _apply_module_state(m: Any, d: Mapping[str, Any], depth: int = 0) -> None:
     if list(children) != [k for k, c in m._modules.items() if c is not None]:
         raise RemoteError("the call changed the model's layers")
     for key, child in children.items():
-        if isinstance(child, dict) and "M" in child:  # else a stand-in: its state is remote
+        if isinstance(child, dict) and "M" in child and child["M"].get("new"):
+            m._modules[key] = dec_module(child["M"])  # the call put a new layer there
+        elif isinstance(child, dict) and "M" in child:  # else a stand-in: state is remote
             _apply_module_state(m._modules[key], child["M"], depth + 1)
     params = dict(d.get("params", []))
     if set(params) != set(m._parameters):
@@ -369,7 +371,9 @@ def _apply_module_state(m: Any, d: Mapping[str, Any], depth: int = 0) -> None:
         p = m._parameters[key]
         if (value is None) != (p is None):
             raise RemoteError("the call changed the model's parameters")
-        if p is not None:
+        if p is not None and key in d.get("new_params", ()):  # a new Parameter object
+            m._parameters[key] = _as_param(dec_tensor(value["T"]))
+        elif p is not None:
             _apply_tensor_state(p, value["T"])
     for key, value in dict(d.get("buffers", [])).items():
         if key in m._buffers and value is not None and m._buffers[key] is not None:
@@ -381,6 +385,30 @@ def _apply_module_state(m: Any, d: Mapping[str, Any], depth: int = 0) -> None:
     have = sum(len(getattr(m, h)) for h in _HOOK_DICTS)
     for _ in range(max(0, int(d.get("hooks", 0) or 0) - have)):
         m.register_forward_hook(_noop_hook)
+
+
+def _layers_and_params(m: Any, depth: int = 0) -> dict[str, Any] | None:
+    """A module's layers and parameters as objects (before a call), to see what it replaced."""
+    if depth > _MAX_DEPTH:
+        return None
+    children = {k: _layers_and_params(c, depth + 1) for k, c in m._modules.items() if c is not None}
+    return {"m": m, "p": dict(m._parameters), "c": children}
+
+
+def _mark_replaced(d: dict[str, Any], m: Any, old: Mapping[str, Any] | None) -> None:
+    """Mark in ``d`` (``m``'s description after a call) each layer (``"new"``) and
+    parameter (``"new_params"``) that is a different object than before the call, so that
+    the judge's copy is replaced too (a reset "in place" that swaps objects is visible)."""
+    if not old or old["m"] is not m:
+        return
+    d["new_params"] = [k for k, p in m._parameters.items() if p is not old["p"].get(k, p)]
+    for key, child in d.get("children", []):
+        if isinstance(child, dict) and "M" in child and m._modules.get(key) is not None:
+            before = old["c"].get(key)
+            if before is None or before["m"] is not m._modules[key]:
+                child["M"]["new"] = True
+            else:
+                _mark_replaced(child["M"], m._modules[key], before)
 
 
 def _apply_tensor_state(t: Any, d: Mapping[str, Any]) -> None:
@@ -976,7 +1004,9 @@ class _Server:
                 now = enc_array(obj)
                 out.append(None if now == old else now)
             elif isinstance(obj, nn.Module) and rebuildable(obj, hooks=True):
-                out.append(enc_module(obj, state=True, other=self.placeholder))
+                now = enc_module(obj, state=True, other=self.placeholder)
+                _mark_replaced(now["M"], obj, old)
+                out.append(now)
             else:
                 out.append(None)
         return out
@@ -995,6 +1025,8 @@ class _Server:
             if isinstance(o, torch.Tensor)
             else enc_array(o)
             if isinstance(o, np.ndarray)
+            else _layers_and_params(o)
+            if isinstance(o, nn.Module)
             else None
             for o in objs
         ]
