@@ -1,7 +1,7 @@
 # relu-course: two commands set everything up.
 #   make book   builds the site into _build/html (creates .venv first if needed)
 #   make test   runs every test (creates .venv first if needed)
-# Other targets: make bench, make demo, make release, make lint, make clean.
+# Other targets: make bench, make demo, make assignments, make release, make lint, make clean.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test bench demo release lint clean venv notebooks system-packages
+.PHONY: book test bench demo assignments release lint clean venv notebooks system-packages
 
 venv: $(STAMP)
 
@@ -42,7 +42,12 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/relu-course demo
 
-release: $(STAMP)
+# Write solutions/<id>/<id>.ipynb from the assignments/<id>.md sources (docs/INSTRUCTORS.md),
+# then generate exercises/ from them with nbgrader.
+assignments: $(STAMP)
+	$(BIN)/relu-course build
+
+release: assignments
 	$(BIN)/relu-course release
 
 # Regenerate the output-free notebook twins of the chapters (Colab/Binder launch targets).

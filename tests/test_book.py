@@ -209,13 +209,14 @@ def _solution_lines() -> set[str]:
     """Distinctive lines of solution code and hidden tests that the students never see.
 
     Lines between nbgrader's BEGIN/END SOLUTION and BEGIN/END HIDDEN TESTS markers of
-    ``solutions/*/*.ipynb``, longer than 25 characters, and found in no public source, not
-    even inside a longer line (a generic line such as ``return nn.Sequential(*layers)`` is
-    no secret).
+    ``solutions/*/*.ipynb`` and of their text sources ``assignments/*.md``, longer than 25
+    characters, and found in no public source, not even inside a longer line (a generic
+    line such as ``return nn.Sequential(*layers)`` is no secret).
     """
     public = _public_text()
     found = set()
-    for notebook in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+    notebooks = [*(ROOT / "solutions").glob("*/*.ipynb"), *(ROOT / "assignments").glob("*.md")]
+    for notebook in sorted(notebooks):
         for cell_lines in _cell_sources(notebook):
             inside = False
             for line in cell_lines:
@@ -230,6 +231,8 @@ def _solution_lines() -> set[str]:
 
 
 def _cell_sources(notebook: Path) -> list[list[str]]:
+    if notebook.suffix == ".md":  # a jupytext source
+        return [cell.source.splitlines() for cell in jupytext.read(notebook).cells]
     nb = json.loads(notebook.read_text(encoding="utf8"))
     return [
         "".join(c["source"]).splitlines()
@@ -251,6 +254,8 @@ def test_no_solution_or_hidden_test_reaches_the_site(built_site: Path) -> None:
     leaks = []
     build_root = built_site.parent  # all of _build: html, _sources, jupyter_execute, ...
     for path, text in _built_text_files(build_root):
+        if "assignments" in path.relative_to(build_root).parts:
+            leaks.append(f"{path.relative_to(ROOT)}: built from an assignment's text source")
         unescaped = html.unescape(text)
         for marker in SOLUTION_MARKERS:
             if marker in text:

@@ -3,6 +3,7 @@
 One module per step::
 
     course     where a course lives, calling nbgrader
+    build      write solutions/ from the assignments/*.md text sources (stable cell ids)
     release    generate exercises/ from solutions/ and check them
     collect    LMS exports (Canvas, Moodle, folders) -> submitted/
     repair     match damaged submissions to the release, restore metadata
@@ -45,6 +46,7 @@ __all__ = [
     "cli",
     "codec",
     "collect",
+    "build",
     "course",
     "deadlines",
     "demo",

@@ -2,6 +2,7 @@
 
 ::
 
+    relu-course build [ASSIGNMENT]             write solutions/ from the assignments/*.md sources
     relu-course release [ASSIGNMENT]           generate exercises/ from solutions/, check them
     relu-course collect ASSIGNMENT EXPORT      import an LMS export (zip or folder)
     relu-course grade ASSIGNMENT               autograde new/changed submissions in parallel
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="course folder (default: the nearest folder up with nbgrader_config.py)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("build", help="write solutions/<id>/<id>.ipynb from assignments/<id>.md")
+    p.add_argument("assignment", nargs="?", help="assignment id (default: all)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if one is stale")
+    p.add_argument("--force", action="store_true", help="overwrite notebooks edited by hand")
 
     p = sub.add_parser("release", help="generate exercises/ from solutions/ and check them")
     p.add_argument("assignment", nargs="?", help="assignment id (default: all)")
@@ -168,6 +174,26 @@ def _course(args: argparse.Namespace) -> Course:
     if args.course is not None and not (args.course / "nbgrader_config.py").is_file():
         raise CourseError(f"{args.course} has no nbgrader_config.py: is it a course folder?")
     return find_course(args.course)
+
+
+def cmd_build(course: Course, args: argparse.Namespace) -> int:
+    from .build import BuildError, build
+
+    try:
+        wanted = [args.assignment] if args.assignment else None
+        built = build(
+            course.root,
+            wanted,
+            check=args.check,
+            force=args.force,
+            solutions=course.source_directory,
+        )
+    except BuildError as err:
+        raise CourseError(str(err)) from err
+    for item in built:
+        state = ("STALE" if args.check else "written") if item.stale else "up to date"
+        print(f"{item.notebook.relative_to(course.root)}: {state} (from {item.source.name})")
+    return int(args.check and any(item.stale for item in built))
 
 
 def cmd_release(course: Course, args: argparse.Namespace) -> int:
