@@ -22,8 +22,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "relu_course"
 GRADING = "relu_course.grading"
@@ -187,13 +185,6 @@ def _grading_cycles() -> list[list[str]]:
     return _cycles(_graph(set(MODULES)))
 
 
-@pytest.mark.xfail(
-    bool(_grading_cycles()),
-    reason="grading circles, by function-level imports: verify <-> verify_torch, and gradebook "
-    "-> deadlines/grade -> gradebook (with collect, submitted); the grading restructuring "
-    "(other branches of issue 16) removes them",
-    strict=False,
-)
 def test_no_import_circle_in_the_whole_package() -> None:
     assert _grading_cycles() == []
 
@@ -279,12 +270,6 @@ def _grading_private_uses() -> list[str]:
     return uses + [a for a in _private_attributes() if a.startswith("relu_course/grading/")]
 
 
-@pytest.mark.xfail(
-    bool(_grading_private_uses()),
-    reason="verify_torch uses verify's private helpers (_meta, _source, _parse, ...); the "
-    "grading restructuring (other branches of issue 16) replaces them",
-    strict=False,
-)
 def test_the_grading_layer_uses_no_private_name_of_another_module() -> None:
     assert _grading_private_uses() == []
 

@@ -8,10 +8,13 @@ One module per step::
     collect    LMS exports (Canvas, Moodle, folders) -> submitted/
     repair     match damaged submissions to the release, restore metadata
     run        autograde_one: the single place student code executes
-    grade      parallel, resumable grading of a class
+    grade      parallel, resumable grading of a class (the coordinator: the only writer)
+    executors  where submissions are graded: local processes or a Dask cluster
+    results    the merged results grading keeps, read by the later steps
     gradebook  merge into gradebook.db (manual grades kept, one transaction), export
     export     nbgrader, Canvas and Moodle grade CSVs
-    deadlines  due dates, extensions, submission times, the late-penalty plugin
+    late       submission times, extensions on file, the late-penalty plugin
+    deadlines  setting due dates and extensions in the gradebook
     lock       one writer at a time per course
     restore    list and restore gradebook backups
     feedback   feedback HTML without hidden tests
@@ -42,19 +45,21 @@ from __future__ import annotations
 
 __all__ = [
     "audit",
+    "build",
     "cgroup",
     "cli",
     "codec",
     "collect",
-    "build",
     "course",
     "deadlines",
     "demo",
+    "executors",
     "export",
     "feedback",
     "grade",
     "gradebook",
     "isolation",
+    "late",
     "limits",
     "lock",
     "notebook_cells",
@@ -62,6 +67,7 @@ __all__ = [
     "repair",
     "report",
     "restore",
+    "results",
     "run",
     "runner",
     "sandbox",

@@ -28,18 +28,25 @@ import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .course import CourseError
 from .run import Job, Verdict, grade_submission, infra_error, pack_template, zero_result
 
-if TYPE_CHECKING:
-    from .grade import Task
+
+class Task(Protocol):
+    """What an executor needs of the coordinator's task (:class:`.grade.Task`)."""
+
+    template: Path
+    workroot: Path
+
+    def job(self) -> Job: ...
+
 
 __all__ = ["DaskExecutor", "LocalPool", "OnVerdict", "dask_task", "import_distributed"]
 
 #: called by an executor, in the coordinator's process, for each finished submission
-OnVerdict = Callable[["Task", Verdict], None]
+OnVerdict = Callable[[Task, Verdict], None]
 
 DISTRIBUTED_HINT = 'pip install "relu-course[cluster]"  (or: pip install distributed)'
 

@@ -108,8 +108,8 @@ class FeedbackReport:
 def _graded_students(course: Course, assignment: str) -> dict[str, object]:
     """Everyone with a graded submission of ``assignment`` in the gradebook -> the saved
     result (or None)."""
-    from .grade import load_results
     from .gradebook import graded_keys
+    from .results import load_results
 
     results = load_results(course, assignment)
     return {sid: results.get(sid) for sid in graded_keys(course, assignment)}

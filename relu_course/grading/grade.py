@@ -41,6 +41,7 @@ from .gradebook import (
     graded_keys,
     merge_results,
 )
+from .results import load_results, recheck_path, state_path
 from .run import INFRA_ERROR, Job, Result, Verdict, grade_submission
 
 __all__ = ["Task", "GradeSummary", "grade", "grade_task", "load_results", "release_key"]
@@ -155,28 +156,11 @@ def _results_dir(course: Course, assignment: str) -> Path:
     return course.state_dir / "results" / assignment
 
 
-def _state_path(course: Course, assignment: str) -> Path:
-    return course.state_dir / "state" / f"{assignment}.json"
-
-
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
-
-
-def load_results(course: Course, assignment: str) -> dict[str, Result]:
-    """The merged result of every student (as last graded), by student id."""
-    path = _state_path(course, assignment)
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {sid: Result.from_dict(r) for sid, r in data.items()}
-
-
-def recheck_path(course: Course, assignment: str) -> Path:
-    return course.state_dir / "state" / f"{assignment}.recheck.json"
 
 
 def _save_recheck(course: Course, assignment: str, regraded: list[str], new: list[Any]) -> None:
@@ -406,7 +390,7 @@ def grade(
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(res.autograded, dest)
             merged[res.student] = res
-        _write_json(_state_path(course, assignment), {s: r.as_dict() for s, r in merged.items()})
+        _write_json(state_path(course, assignment), {s: r.as_dict() for s, r in merged.items()})
         _save_recheck(course, assignment, [r.student for r in ready], summary.recheck)
     if students is None:
         _write_json(course.state_dir / "state" / f"{assignment}.release.json", cells)

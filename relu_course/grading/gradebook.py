@@ -314,7 +314,7 @@ def merge_results(
     from nbgrader.api import Gradebook, MissingEntry, Student, SubmittedAssignment
     from sqlalchemy import text
 
-    from .deadlines import apply_late_policy
+    from .late import apply_late_policy
 
     results = list(results)
     if not results:
@@ -426,7 +426,7 @@ def export_rows(course: Course, assignment: str | None = None) -> list[dict[str,
     ``grading_mode`` (how the student's code ran: ``bubblewrap``, ``unsandboxed``, ...)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from .grade import load_results
+    from .results import load_results
 
     rows = []
     with Gradebook(course.db_url, course_id(course)) as gb:

@@ -16,8 +16,8 @@ from pathlib import Path
 from .collect import load_manifest
 from .course import Course, CourseError
 from .deadlines import late_plugin, late_rows
-from .grade import load_results, recheck_path
 from .gradebook import Recheck
+from .results import load_results, recheck_path
 from .run import Result
 
 __all__ = ["ClassReport", "Question", "build_report", "write_report", "review_reasons"]

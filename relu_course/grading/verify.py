@@ -48,7 +48,6 @@ from relu_course.grading.notebook_cells import (
     cell_source,
     cells_by_grade_id,
     cells_for,
-    defined_names,
     load_notebook,
     nbgrader_meta,
     parse_cell,
@@ -75,13 +74,6 @@ __all__ = [
 
 #: Seconds one question's clean run may take inside the batch (read at each call).
 JOB_SECONDS = VERIFY_JOB_SECONDS
-
-# Transition (issue 16): the old private names of the notebook helpers, for code written
-# before they moved to relu_course.grading.notebook_cells (verify_torch on the
-# checks-pattern branch). Remove once nothing imports them from here.
-_load, _source, _meta, _parse = load_notebook, cell_source, nbgrader_meta, parse_cell
-_by_grade_id, _student_cells, _cells_for = cells_by_grade_id, student_cells, cells_for
-_defined_names = defined_names
 
 
 @dataclass

@@ -9,9 +9,10 @@ from pathlib import Path
 from .collect import CollectReport, collect
 from .course import Course
 from .feedback import FeedbackReport, generate_feedback
-from .grade import GradeSummary, grade, load_results
+from .grade import GradeSummary, grade
 from .gradebook import export_csv
 from .report import write_report
+from .results import load_results
 from .run import Result
 
 __all__ = ["Outputs", "run_all"]
