@@ -1,24 +1,53 @@
-"""Shared fixtures: the strict book build, run once per test session.
+"""Shared fixtures and the rules that let the suite run in parallel (``make test``).
 
-``built_site`` runs ``jupyter-book build . -W --keep-going`` (the command of ``make book``)
-the first time a test asks for it and returns ``_build/html``. Execution is cached in
-``_build/.jupyter_cache``, so a build with unchanged chapters takes seconds. Tests that
-need the exit code or the log (every warning, every failed cell) use ``book_build``.
+The strict book build
+    ``built_site`` runs ``jupyter-book build . -W --keep-going`` (the command of ``make
+    book``) and returns ``_build/html``; tests that need the exit code or the log (every
+    warning, every failed cell) use ``book_build``. The build runs once per test run, even
+    with pytest-xdist workers: as soon as a collection holds a test that needs it, one
+    process starts it in the background (so it overlaps the other tests), and every
+    fixture waits for its exit code. Its log and exit code sit in a folder of the
+    temporary directory keyed by this checkout, not in ``_build`` (the leak test reads
+    all of ``_build``). Execution is cached in ``_build/.jupyter_cache``, so a build with
+    unchanged chapters takes seconds.
+
+Parallel runs (``pytest -n N``, ``--dist loadgroup`` from pyproject.toml)
+    A test that uses a module-, class-, package- or session-scoped fixture of this
+    project is sent to the same worker as the other tests of its file, so that fixture
+    runs once (one ``xdist_group`` per file, and per parameter of a parametrised
+    module fixture: ``test_ps234.py[ps2]`` and ``[ps3]`` can run side by side). Every
+    other test goes to whichever worker is free. An explicit ``xdist_group`` mark wins.
+    Files are ordered so that the long ones start first: files with a ``slow`` test
+    that does not wait for the book, then the fast files, then the files that wait for
+    the book build (marked ``book``: automatic for ``book_build``/``built_site`` users).
+    Each worker keeps torch to one thread (the cores are shared by the workers).
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_COMMAND = ["jupyter-book", "build", ".", "-W", "--keep-going"]
+BOOK_FIXTURES = frozenset({"book_build", "built_site"})
+BUILD_TIMEOUT = 1800  # seconds, for the whole build
+STATE = Path(tempfile.gettempdir()) / (
+    "relu-course-book-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+)
+RUN_UID = pytest.StashKey[str]()
 
 
 @dataclass(frozen=True)
@@ -34,28 +63,87 @@ class BookBuild:
         return "\n".join(self.log.splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def book_build() -> BookBuild:
-    """Run the strict Jupyter Book build once per session (slow the first time)."""
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    # jupyter-book starts kernels and nbgrader-free chapters import the package: the
-    # interpreter's bin/ (the venv) must come first on PATH, as in the Makefile.
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    jb = bin_dir / "jupyter-book"
-    command = [str(jb) if jb.exists() else BUILD_COMMAND[0], *BUILD_COMMAND[1:]]
-    start = time.perf_counter()
-    done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False
-    )
+# ------------------------------------------------------------------ the book build
+
+
+def _run_uid(config: pytest.Config) -> str:
+    """One id per test run, the same in the xdist controller and all its workers."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return workerinput["testrunuid"]
+    if hasattr(config.option, "testrunuid"):  # xdist hands this one to its workers
+        if config.option.testrunuid is None:
+            config.option.testrunuid = uuid.uuid4().hex
+        return config.option.testrunuid
+    return config.stash.setdefault(RUN_UID, uuid.uuid4().hex)
+
+
+def _paths(config: pytest.Config) -> dict[str, Path]:
+    uid = _run_uid(config)
+    return {k: STATE / f"{uid}.{k}" for k in ("log", "rc", "pid", "started")}
+
+
+def _start_book_build(config: pytest.Config) -> None:
+    """Start the strict build in the background unless this run has started it already."""
+    paths = _paths(config)
+    STATE.mkdir(exist_ok=True)
+    with FileLock(STATE / "lock"):
+        if paths["started"].exists():
+            return
+        bin_dir = Path(sys.executable).parent
+        env = dict(os.environ)
+        # jupyter-book starts kernels and the chapters import the package: the
+        # interpreter's bin/ (the venv) must come first on PATH, as in the Makefile.
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        env.setdefault("MPLBACKEND", "Agg")
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        jb = bin_dir / "jupyter-book"
+        command = [str(jb) if jb.exists() else BUILD_COMMAND[0], *BUILD_COMMAND[1:]]
+        # The shell writes the exit code when the build ends, whichever process waits.
+        script = '"$@" > "$LOG" 2>&1; echo $? > "$RC.tmp"; mv "$RC.tmp" "$RC"'
+        env.update(LOG=str(paths["log"]), RC=str(paths["rc"]))
+        process = subprocess.Popen(
+            ["sh", "-c", script, "sh", *command],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        paths["pid"].write_text(str(process.pid))
+        paths["started"].write_text(str(time.time()))
+
+
+def _wait_for_book_build(config: pytest.Config) -> BookBuild:
+    _start_book_build(config)
+    paths = _paths(config)
+    started = float(paths["started"].read_text())
+    while not paths["rc"].exists():
+        if time.time() - started > BUILD_TIMEOUT:
+            _stop_book_build(config)
+            pytest.fail(f"the book build ran over {BUILD_TIMEOUT} s", pytrace=False)
+        time.sleep(1)
     return BookBuild(
-        returncode=done.returncode,
-        log=done.stdout + "\n" + done.stderr,
-        seconds=time.perf_counter() - start,
+        returncode=int(paths["rc"].read_text()),
+        log=paths["log"].read_text(encoding="utf8", errors="replace"),
+        seconds=paths["rc"].stat().st_mtime - started,
         html=ROOT / "_build" / "html",
     )
+
+
+def _stop_book_build(config: pytest.Config) -> None:
+    """Stop a build that still runs (the run was interrupted) and forget this run's files."""
+    paths = _paths(config)
+    if paths["pid"].exists() and not paths["rc"].exists():
+        try:
+            os.killpg(int(paths["pid"].read_text()), signal.SIGTERM)
+        except (ProcessLookupError, PermissionError, ValueError):
+            pass
+
+
+@pytest.fixture(scope="session")
+def book_build(request: pytest.FixtureRequest) -> BookBuild:
+    """The strict Jupyter Book build of this test run (slow the first time)."""
+    return _wait_for_book_build(request.config)
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +156,77 @@ def built_site(book_build: BookBuild) -> Path:
             pytrace=False,
         )
     return book_build.html
+
+
+# -------------------------------------------------------------- the parallel run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        import torch
+
+        torch.set_num_threads(1)
+    else:
+        _run_uid(config)  # fixed before xdist starts its workers
+
+
+def _is_ours(fixturedef: pytest.FixtureDef) -> bool:
+    try:
+        source = Path(inspect.getfile(fixturedef.func)).resolve()
+    except TypeError:
+        return False
+    return source.is_relative_to(ROOT) and not source.is_relative_to(ROOT / ".venv")
+
+
+def _group(item: pytest.Item) -> str | None:
+    """The xdist group of ``item``: its file if it shares a fixture of a wider scope."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    wide = [
+        (name, defs[-1])
+        for name, defs in info.name2fixturedefs.items()
+        if defs and defs[-1].scope != "function" and _is_ours(defs[-1])
+    ]
+    if not wide:
+        return None
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    split = [
+        f"{name}={params[name]}"
+        for name, d in wide
+        if name in params and d.scope in ("module", "class") and d.params is not None
+    ]
+    return item.nodeid.split("::", 1)[0] + "".join(f"[{s}]" for s in sorted(split))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.book)
+        if item.get_closest_marker("xdist_group") is None and (group := _group(item)):
+            item.add_marker(pytest.mark.xdist_group(group))
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(tests: list[pytest.Item]) -> int:
+        slow = [t for t in tests if t.get_closest_marker("slow")]
+        if any(t.get_closest_marker("book") is None for t in slow):
+            return 0
+        return 2 if slow else 1
+
+    # stable: the order inside a file stays, so its module fixtures run once
+    items[:] = [t for _, tests in sorted(files.items(), key=lambda f: rank(f[1])) for t in tests]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    if any(BOOK_FIXTURES & set(getattr(i, "fixturenames", ())) for i in session.items):
+        _start_book_build(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+        _stop_book_build(config)
+        for path in _paths(config).values():
+            path.unlink(missing_ok=True)
