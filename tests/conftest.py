@@ -6,9 +6,9 @@ The strict book build
     warning, every failed cell) use ``book_build``. The build runs once per test run, even
     with pytest-xdist workers: as soon as a collection holds a test that needs it, one
     process starts it in the background (so it overlaps the other tests), and every
-    fixture waits for its exit code. Its log and exit code sit in a folder of the
-    temporary directory keyed by this checkout, not in ``_build`` (the leak test reads
-    all of ``_build``). Execution is cached in ``_build/.jupyter_cache``, so a build with
+    fixture waits for its exit code. Its log and exit code sit in the run's folder
+    (``$RELU_COURSE_TESTRUN_DIR``, removed at the end), not in ``_build`` (the leak test
+    reads all of ``_build``). Execution is cached in ``_build/.jupyter_cache``, so a build with
     unchanged chapters takes seconds.
 
 Parallel runs (``pytest -n N``, ``--dist loadgroup`` from pyproject.toml)
@@ -25,15 +25,14 @@ Parallel runs (``pytest -n N``, ``--dist loadgroup`` from pyproject.toml)
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +42,14 @@ from filelock import FileLock
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_COMMAND = ["jupyter-book", "build", ".", "-W", "--keep-going"]
 BOOK_FIXTURES = frozenset({"book_build", "built_site"})
+#: Doctests (by function name, wherever the function lives) whose examples train a model
+#: for many seconds: marked ``slow`` so that ``make check`` stays fast. ``make test`` runs them.
+SLOW_DOCTESTS = frozenset({"check_rescue", "deep_relu_accuracy"})
 BUILD_TIMEOUT = 1800  # seconds, for the whole build
-STATE = Path(tempfile.gettempdir()) / (
-    "relu-course-book-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
-)
-RUN_UID = pytest.StashKey[str]()
+#: Names the folder this test run shares between its processes (the xdist controller
+#: sets it before the workers start; they inherit it). tests/nbgrader_harness.py uses it.
+RUN_DIR_VARIABLE = "RELU_COURSE_TESTRUN_DIR"
+RUN_DIR = pytest.StashKey[Path]()
 
 
 @dataclass(frozen=True)
@@ -66,28 +68,19 @@ class BookBuild:
 # ------------------------------------------------------------------ the book build
 
 
-def _run_uid(config: pytest.Config) -> str:
-    """One id per test run, the same in the xdist controller and all its workers."""
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:
-        return workerinput["testrunuid"]
-    if hasattr(config.option, "testrunuid"):  # xdist hands this one to its workers
-        if config.option.testrunuid is None:
-            config.option.testrunuid = uuid.uuid4().hex
-        return config.option.testrunuid
-    return config.stash.setdefault(RUN_UID, uuid.uuid4().hex)
+def run_dir() -> Path:
+    """The folder shared by every process of this test run (made at its start)."""
+    return Path(os.environ[RUN_DIR_VARIABLE])
 
 
-def _paths(config: pytest.Config) -> dict[str, Path]:
-    uid = _run_uid(config)
-    return {k: STATE / f"{uid}.{k}" for k in ("log", "rc", "pid", "started")}
+def _paths() -> dict[str, Path]:
+    return {k: run_dir() / f"book.{k}" for k in ("log", "rc", "pid", "started", "lock")}
 
 
-def _start_book_build(config: pytest.Config) -> None:
+def _start_book_build() -> None:
     """Start the strict build in the background unless this run has started it already."""
-    paths = _paths(config)
-    STATE.mkdir(exist_ok=True)
-    with FileLock(STATE / "lock"):
+    paths = _paths()
+    with FileLock(paths["lock"]):
         if paths["started"].exists():
             return
         bin_dir = Path(sys.executable).parent
@@ -113,13 +106,13 @@ def _start_book_build(config: pytest.Config) -> None:
         paths["started"].write_text(str(time.time()))
 
 
-def _wait_for_book_build(config: pytest.Config) -> BookBuild:
-    _start_book_build(config)
-    paths = _paths(config)
+def _wait_for_book_build() -> BookBuild:
+    _start_book_build()
+    paths = _paths()
     started = float(paths["started"].read_text())
     while not paths["rc"].exists():
         if time.time() - started > BUILD_TIMEOUT:
-            _stop_book_build(config)
+            _stop_book_build()
             pytest.fail(f"the book build ran over {BUILD_TIMEOUT} s", pytrace=False)
         time.sleep(1)
     return BookBuild(
@@ -130,9 +123,9 @@ def _wait_for_book_build(config: pytest.Config) -> BookBuild:
     )
 
 
-def _stop_book_build(config: pytest.Config) -> None:
-    """Stop a build that still runs (the run was interrupted) and forget this run's files."""
-    paths = _paths(config)
+def _stop_book_build() -> None:
+    """Stop a build that still runs (the run was interrupted or timed out)."""
+    paths = _paths()
     if paths["pid"].exists() and not paths["rc"].exists():
         try:
             os.killpg(int(paths["pid"].read_text()), signal.SIGTERM)
@@ -141,9 +134,9 @@ def _stop_book_build(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def book_build(request: pytest.FixtureRequest) -> BookBuild:
+def book_build() -> BookBuild:
     """The strict Jupyter Book build of this test run (slow the first time)."""
-    return _wait_for_book_build(request.config)
+    return _wait_for_book_build()
 
 
 @pytest.fixture(scope="session")
@@ -166,8 +159,10 @@ def pytest_configure(config: pytest.Config) -> None:
         import torch
 
         torch.set_num_threads(1)
-    else:
-        _run_uid(config)  # fixed before xdist starts its workers
+    else:  # the controller, or a run without xdist: before any worker starts
+        folder = tempfile.mkdtemp(prefix="relu-course-testrun-")
+        os.environ[RUN_DIR_VARIABLE] = folder
+        config.stash[RUN_DIR] = Path(folder)
 
 
 def _is_ours(fixturedef: pytest.FixtureDef) -> bool:
@@ -204,6 +199,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.book)
+        if isinstance(item, pytest.DoctestItem) and item.name.rsplit(".", 1)[-1] in SLOW_DOCTESTS:
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("xdist_group") is None and (group := _group(item)):
             item.add_marker(pytest.mark.xdist_group(group))
         files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
@@ -222,11 +219,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
     if any(BOOK_FIXTURES & set(getattr(i, "fixturenames", ())) for i in session.items):
-        _start_book_build(session.config)
+        _start_book_build()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        _stop_book_build(config)
-        for path in _paths(config).values():
-            path.unlink(missing_ok=True)
+    if RUN_DIR in config.stash:  # the controller, or a run without xdist
+        _stop_book_build()
+        shutil.rmtree(config.stash[RUN_DIR], ignore_errors=True)
