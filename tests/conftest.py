@@ -20,7 +20,8 @@ Parallel runs (``pytest -n N``, ``--dist loadgroup`` from pyproject.toml)
     Files are ordered so that the long ones start first: files with a ``slow`` test
     that does not wait for the book, then the fast files, then the files that wait for
     the book build (marked ``book``: automatic for ``book_build``/``built_site`` users).
-    Each worker keeps torch to one thread (the cores are shared by the workers).
+    Each worker keeps torch to one thread (the cores are shared by the workers), and the
+    tests run at a lower priority (niceness 5) than the book build they overlap.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ BOOK_FIXTURES = frozenset({"book_build", "built_site"})
 #: for many seconds: marked ``slow`` so that ``make check`` stays fast. ``make test`` runs them.
 SLOW_DOCTESTS = frozenset({"check_rescue", "deep_relu_accuracy"})
 BUILD_TIMEOUT = 1800  # seconds, for the whole build
+TEST_NICENESS = 5  # the tests' niceness once the build runs beside them
 #: Names the folder this test run shares between its processes (the xdist controller
 #: sets it before the workers start; they inherit it). tests/nbgrader_harness.py uses it.
 RUN_DIR_VARIABLE = "RELU_COURSE_TESTRUN_DIR"
@@ -218,8 +220,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
-    if any(BOOK_FIXTURES & set(getattr(i, "fixturenames", ())) for i in session.items):
+    book = any(BOOK_FIXTURES & set(getattr(i, "fixturenames", ())) for i in session.items)
+    if book:
         _start_book_build()
+    if book or hasattr(session.config, "workerinput"):
+        # The tests (and every process they start) yield the CPU to the book build, which
+        # keeps this process's priority: its cells must stay far from their 120 s timeout
+        # (_config.yml) while the workers keep the other core busy.
+        os.nice(TEST_NICENESS)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
