@@ -11,22 +11,22 @@ The strict book build
     reads all of ``_build``). Execution is cached in ``_build/.jupyter_cache``, so a build with
     unchanged chapters takes seconds.
 
-Parallel runs (``pytest -n N``, ``--dist loadgroup`` from pyproject.toml)
-    A test that uses a module-, class-, package- or session-scoped fixture of this
-    project is sent to the same worker as the other tests of its file, so that fixture
-    runs once (one ``xdist_group`` per file, and per parameter of a parametrised
-    module fixture: ``test_ps234.py[ps2]`` and ``[ps3]`` can run side by side). Every
-    other test goes to whichever worker is free. An explicit ``xdist_group`` mark wins.
-    Files are ordered so that the long ones start first: files with a ``slow`` test
-    that does not wait for the book, then the fast files, then the files that wait for
-    the book build (marked ``book``: automatic for ``book_build``/``built_site`` users).
-    Each worker keeps torch to one thread (the cores are shared by the workers), and the
-    tests run at a lower priority (niceness 5) than the book build they overlap.
+Parallel runs (``pytest -n N``, ``--dist loadfile`` from pyproject.toml)
+    Each file runs on one worker, so its module-scoped fixtures (one nbgrader batch, one
+    grading mode) run once. (``--dist loadgroup`` cannot split finer: pytest-xdist 3.8
+    renames node ids through ``item._nodeid``, which pytest 9 no longer reads.) Files are
+    ordered so that the long ones start first: files with a ``slow`` test that does not
+    wait for the book, then the fast files, then the files that wait for the book build
+    (marked ``book``: automatic for ``book_build``/``built_site`` users). Expensive
+    results that several files need are made once per run in the run's folder: the book
+    build, nbgrader's generated assignments (tests/nbgrader_harness.py) and the plain
+    environment (tests/plain_env.py). Each worker keeps torch to one thread (the cores
+    are shared by the workers), and the tests run at a lower priority (niceness 5) than
+    the book build they overlap.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import signal
@@ -167,35 +167,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[RUN_DIR] = Path(folder)
 
 
-def _is_ours(fixturedef: pytest.FixtureDef) -> bool:
-    try:
-        source = Path(inspect.getfile(fixturedef.func)).resolve()
-    except TypeError:
-        return False
-    return source.is_relative_to(ROOT) and not source.is_relative_to(ROOT / ".venv")
-
-
-def _group(item: pytest.Item) -> str | None:
-    """The xdist group of ``item``: its file if it shares a fixture of a wider scope."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return None
-    wide = [
-        (name, defs[-1])
-        for name, defs in info.name2fixturedefs.items()
-        if defs and defs[-1].scope != "function" and _is_ours(defs[-1])
-    ]
-    if not wide:
-        return None
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    split = [
-        f"{name}={params[name]}"
-        for name, d in wide
-        if name in params and d.scope in ("module", "class") and d.params is not None
-    ]
-    return item.nodeid.split("::", 1)[0] + "".join(f"[{s}]" for s in sorted(split))
-
-
+# first: -m reads the "slow" marks set here
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     files: dict[str, list[pytest.Item]] = {}
     for item in items:
@@ -203,8 +176,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.book)
         if isinstance(item, pytest.DoctestItem) and item.name.rsplit(".", 1)[-1] in SLOW_DOCTESTS:
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("xdist_group") is None and (group := _group(item)):
-            item.add_marker(pytest.mark.xdist_group(group))
         files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
 
     def rank(tests: list[pytest.Item]) -> int:

@@ -16,7 +16,6 @@ from plain_env import plain_venv
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("plain_venv")  # with test_plain_env's user of plain_venv
 @pytest.mark.timeout(1800)
 def test_pip_install_keeps_preinstalled_torch_and_numpy(tmp_path_factory) -> None:
     log = plain_venv(tmp_path_factory.mktemp("plain")).install_log

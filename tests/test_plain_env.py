@@ -273,7 +273,6 @@ SOLUTIONS_BY_NAME = {p.name: p for p in SOLUTIONS}
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("plain_venv")  # with test_install: one plain_venv per run
 @pytest.mark.timeout(3600)
 def test_twins_and_assignments_run_in_a_plain_environment(tmp_path_factory) -> None:
     start = time.perf_counter()
