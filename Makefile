@@ -1,6 +1,7 @@
 # relu-course: two commands set everything up.
 #   make book   builds the site into _build/html (creates .venv first if needed)
-#   make test   runs every test (creates .venv first if needed)
+#   make test   runs every test, in parallel (creates .venv first if needed)
+#   make check  the inner loop: lint and the fast tests (not marked slow)
 # Other targets: make bench, make demo, make assignments, make release, make lint, make clean.
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test bench demo assignments release lint clean venv notebooks system-packages
+.PHONY: book test check bench demo assignments release lint clean venv notebooks system-packages
 
 venv: $(STAMP)
 
@@ -33,8 +34,16 @@ book: $(STAMP)
 system-packages:
 	bash scripts/install_system_packages.sh
 
+# pytest-xdist workers. Most slow tests wait on subprocesses (nbgrader, kernels, sandboxes),
+# so one more worker than cores keeps the cores busy; tests/conftest.py keeps the tests
+# that share an expensive fixture on one worker and runs the book build once, early.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
+
 test: $(STAMP) system-packages
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+check: $(STAMP) lint
+	$(BIN)/python -m pytest -n 2 -q -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py

@@ -293,17 +293,20 @@ def _sphinx_id(text: str) -> str:
 def _citations(bibfile: Path) -> dict[str, tuple[str, str]]:
     """Bibtex key -> (authors, year) as the site's author-year style shows them."""
     from pybtex.database import parse_file
+    from pybtex.plugin import find_plugin
     from pybtex.richtext import Text
 
+    # render(backend) is render_as("text") without a plugin look-up per name (each one
+    # scans every installed package's entry points: a second per citation under load)
+    text = find_plugin("pybtex.backends", "text")()
     found = {}
     for key, entry in parse_file(str(bibfile)).entries.items():
         people = entry.persons.get("author") or entry.persons.get("editor") or []
         names = [
-            Text.from_latex(" ".join(p.prelast_names + p.last_names)).render_as("text")
-            for p in people
+            Text.from_latex(" ".join(p.prelast_names + p.last_names)).render(text) for p in people
         ]
         if not names:
-            who = Text.from_latex(entry.fields.get("organization", key)).render_as("text")
+            who = Text.from_latex(entry.fields.get("organization", key)).render(text)
         elif len(names) == 1:
             who = names[0]
         elif len(names) == 2:

@@ -352,13 +352,28 @@ _GENERATED_ROOT: tempfile.TemporaryDirectory[str] | None = None
 def _generated_course(assignment_id: str, digest: str) -> Path:
     """A course where ``nbgrader generate_assignment <id>`` ran once (per source digest).
 
-    Kept until the process exits; :func:`autograde` copies it instead of generating
-    again (same release, same gradebook rows), which saves one nbgrader start.
+    Kept until the process exits (or, in a pytest run, in the run's shared folder until the
+    run ends); :func:`autograde` copies it instead of generating again (same release, same
+    gradebook rows), which saves one nbgrader start.
     """
     global _GENERATED_ROOT
+    name = f"{assignment_id}-{digest[:12]}"
+    shared = os.environ.get("RELU_COURSE_TESTRUN_DIR")  # tests/conftest.py: one per run
+    if shared:  # one generation for all the run's processes (pytest-xdist workers)
+        from filelock import FileLock
+
+        root = Path(shared) / "nbgrader-harness" / name
+        root.parent.mkdir(exist_ok=True)
+        done = root.parent / f"{name}.generated"
+        with FileLock(root.parent / f"{name}.lock"):
+            if not done.is_file():
+                shutil.rmtree(root, ignore_errors=True)
+                CourseDir(root).generate(assignment_id)
+                done.touch()
+        return root
     if _GENERATED_ROOT is None:
         _GENERATED_ROOT = tempfile.TemporaryDirectory(prefix="nbgrader-harness-")
-    course = CourseDir(Path(_GENERATED_ROOT.name) / f"{assignment_id}-{digest[:12]}")
+    course = CourseDir(Path(_GENERATED_ROOT.name) / name)
     course.generate(assignment_id)
     return course.root
 

@@ -83,9 +83,32 @@ _CACHE: dict[str, PlainVenv] = {}
 
 
 def plain_venv(tmp_root: Path) -> PlainVenv:
-    """Build the plain environment once per test session (under ``tmp_root``)."""
+    """Build the plain environment once per test run (under ``tmp_root``).
+
+    In a pytest run (tests/conftest.py sets ``$RELU_COURSE_TESTRUN_DIR``) the first
+    process to ask builds it in the run's folder and the others (xdist workers) reuse it.
+    """
     if "venv" in _CACHE:
         return _CACHE["venv"]
+    shared = os.environ.get("RELU_COURSE_TESTRUN_DIR")
+    if shared:
+        from filelock import FileLock
+
+        folder = Path(shared) / "plain-env"
+        folder.mkdir(exist_ok=True)
+        with FileLock(folder / "lock"):
+            saved = folder / "venv.json"
+            if not saved.is_file():
+                built = _build_plain_venv(folder)
+                saved.write_text(json.dumps([str(built.folder), built.install_log, built.seconds]))
+            where, log, seconds = json.loads(saved.read_text())
+            _CACHE["venv"] = PlainVenv(Path(where), log, seconds)
+        return _CACHE["venv"]
+    _CACHE["venv"] = _build_plain_venv(tmp_root)
+    return _CACHE["venv"]
+
+
+def _build_plain_venv(tmp_root: Path) -> PlainVenv:
     start = time.perf_counter()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -122,7 +145,6 @@ def plain_venv(tmp_root: Path) -> PlainVenv:
         timeout=300,
     )
     venv.seconds = time.perf_counter() - start
-    _CACHE["venv"] = venv
     return venv
 
 

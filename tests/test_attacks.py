@@ -334,6 +334,7 @@ def test_enough_distinct_attacks() -> None:
         assert needed in kinds, f"no attack exercises {needed}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
 def test_attack_earns_nothing_it_did_not_earn(batch: Batch, attack: Attack) -> None:
     audit = batch.audits[attack.name]
@@ -349,6 +350,7 @@ def test_attack_earns_nothing_it_did_not_earn(batch: Batch, attack: Attack) -> N
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
 def test_attack_is_flagged(batch: Batch, attack: Attack) -> None:
     audit = batch.audits[attack.name]
@@ -360,12 +362,14 @@ def test_attack_is_flagged(batch: Batch, attack: Attack) -> None:
     assert audit.tampering == attack.tampering, [str(f) for f in audit.all_flags]
 
 
+@pytest.mark.slow
 def test_honest_parts_of_an_attack_keep_their_marks(batch: Batch) -> None:
     audit = batch.audits["honest_plus_hook"]
     scores = audit.scores()
     assert scores["test_relu"] == 1.0 and scores["test_relu_grad"] == 2.0, scores
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", sorted(HONEST))
 def test_honest_submissions_keep_full_marks(batch: Batch, student: str) -> None:
     audit = batch.audits[student]
@@ -376,6 +380,7 @@ def test_honest_submissions_keep_full_marks(batch: Batch, student: str) -> None:
     assert sum(batch.scores[student].values()) == 20.0
 
 
+@pytest.mark.slow
 def test_course_and_other_submissions_left_intact(batch: Batch) -> None:
     for area, digests in batch.before.items():
         assert batch.after[area] == digests, f"{area} changed during grading"
@@ -390,19 +395,23 @@ def top_score_of_sound_gradebook(db: Path) -> float:
         return con.execute("select max(auto_score) from grade").fetchone()[0]
 
 
+@pytest.mark.slow
 def test_gradebook_sound_and_unforged(batch: Batch) -> None:
     top = top_score_of_sound_gradebook(batch.course / "gradebook.db")
     assert top <= 2.0, "a grade was rewritten"
 
 
+@pytest.mark.slow
 def test_no_process_outlives_grading(batch: Batch) -> None:
     assert batch.leftovers == []
 
 
+@pytest.mark.slow
 def test_no_network(batch: Batch) -> None:
     assert batch.connections == []
 
 
+@pytest.mark.slow
 def test_batch_finished(batch: Batch) -> None:
     assert set(batch.scores) == set(HONEST) | {a.name for a in ATTACKS}
     print(f"\nbatch of {len(batch.scores)} submissions:", batch.timings)
@@ -414,6 +423,7 @@ def test_batch_finished(batch: Batch) -> None:
         print(f"{student:24} {nbg:8g} {final:6g}  {', '.join(kinds)}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
 def test_fooled_nbgrader_means_verdict_mismatch_flag(batch: Batch, attack: Attack) -> None:
     for verdict in batch.audits[attack.name].verdicts:

@@ -54,7 +54,8 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the browser tests need Playwright: pip install playwright"
 )
 
-pytestmark = pytest.mark.slow
+# book: the site comes from the strict build (through `site`), so the run schedules it last
+pytestmark = [pytest.mark.slow, pytest.mark.book]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
