@@ -251,8 +251,10 @@ def test_train_is_reproducible() -> None:
     assert run() == run()
 
 
-def test_digits_mlp_reaches_95_percent_quickly() -> None:
-    """The course's promise: a plain ReLU MLP learns the digits on a CPU in seconds."""
+def test_digits_mlp_reaches_95_percent() -> None:
+    """The course's promise: a plain ReLU MLP learns the digits in 20 short epochs (its
+    speed is measured by ``make bench``, not asserted here: a test must not depend on the
+    machine's load)."""
     training.seed_everything(0)
     train_loader, test_loader = digits_loaders(batch_size=64, seed=0)
     net = training.make_mlp(64, [128, 128], 10, activation="relu", init="he")
@@ -263,6 +265,5 @@ def test_digits_mlp_reaches_95_percent_quickly() -> None:
     seconds = time.perf_counter() - start
     print(f"digits MLP: test accuracy {hist.test_acc[-1]:.4f} in {seconds:.2f} s")
     assert hist.test_acc[-1] >= 0.95, hist.test_acc
-    assert seconds <= 10, f"training took {seconds:.1f} s, the budget is 10 s"
     loss, acc = training.evaluate(net, test_loader)
     assert acc == hist.test_acc[-1] and loss == pytest.approx(hist.test_loss[-1])
