@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from relu_course.grading.runner import exec_statements, notebook_namespace
 from relu_course.grading.torch_wire import (
     Decoder,
     Encoder,
@@ -322,48 +323,15 @@ def _bind(link: Link, name: str, info: Mapping[str, Any]) -> Any:
     return proxy
 
 
-class _NoIPython:
-    """``get_ipython()`` where there is no IPython: magics and ``!`` lines do nothing."""
-
-    def __getattr__(self, name: str) -> Any:
-        return self
-
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _namespace() -> dict[str, Any]:
-    """A fresh ``__main__`` namespace, with stand-ins for the names IPython provides."""
-    shell = _NoIPython()
-    return {"__name__": "__main__", "get_ipython": lambda: shell, "display": shell}
-
-
-def _exec_statements(source: str, ns: dict[str, Any], label: str) -> list[str]:
-    """Run a cell one top-level statement at a time; return the errors."""
-    import ast
-
-    errors = []
-    try:
-        body = ast.parse(source).body
-    except SyntaxError as exc:
-        return [f"{label}: SyntaxError: {exc}"]
-    for stmt in body:
-        try:
-            exec(compile(ast.Module(body=[stmt], type_ignores=[]), label, "exec"), ns)  # noqa: S102
-        except BaseException as exc:  # noqa: BLE001 - a failing line does not stop the rest
-            errors.append(f"{label}: {type(exc).__name__}: {exc}"[:500])
-    return errors
-
-
 def run_judge(job: Mapping[str, Any], link: Link) -> dict[str, Any]:
     """Run the setup cells and the test cell with the student's names bound to proxies."""
     import traceback
 
     observing_checks(link)
-    ns = _namespace()
+    ns = notebook_namespace()
     setup_errors: list[str] = []
     for i, cell in enumerate(job["setup"]):
-        setup_errors += _exec_statements(cell, ns, f"<setup {i}>")
+        setup_errors += exec_statements(cell, ns, f"<setup {i}>")
     hello = link.request({"op": "hello"})
     if "err" in hello:
         raise _student_exception(hello["err"])
@@ -397,7 +365,7 @@ class Server:
         self.objs: dict[int, Any] = {}
         self.ids: dict[int, int] = {}
         self.graphs: dict[int, tuple[Any, list[Any]]] = {}
-        self.ns = _namespace()
+        self.ns = notebook_namespace()
         self.errors: list[str] = []
         # Taken before any student code runs: the notebook's stated rules, watched during
         # every call, and the course's own earlier parts, as the test cell uses them.
@@ -453,9 +421,9 @@ class Server:
         from torch import nn
 
         for i, cell in enumerate(self.job["setup"]):
-            _exec_statements(cell, self.ns, f"<setup {i}>")
+            exec_statements(cell, self.ns, f"<setup {i}>")
         for label, cell in self.job["cells"]:
-            self.errors += _exec_statements(cell, self.ns, f"<{label}>")
+            self.errors += exec_statements(cell, self.ns, f"<{label}>")
         for parts in self.parts.values():  # as checks_torch.course_parts does in the notebook
             self.ns.update(parts)
         names: dict[str, Any] = {}
