@@ -296,3 +296,58 @@ def test_a_broken_clean_check_keeps_nbgrader_scores_in_the_real_pipeline(
     assert not any(f["tampering"] for f in result.flags)
     assert result.needs_review
     assert result.mode == sandbox.sandbox_mode(isolate)
+
+
+# ------------------------------------------------------------ the trusted launch steps
+
+
+LAUNCH = ROOT / "relu_course" / "grading" / "launch.py"
+SHOW = "import os, resource; print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], os.getpid())"
+
+
+def test_launch_limit_applies_the_limits_then_runs_the_command() -> None:
+    limits = json.dumps({"RLIMIT_NOFILE": 64, "RLIMIT_NOT_ON_THIS_PLATFORM": 1})
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", str(LAUNCH), "limit", limits, "--",
+         sys.executable, "-c", SHOW],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.split()[0] == "64"
+
+
+def test_launch_join_writes_its_own_pid_into_every_cgroup(tmp_path: Path) -> None:
+    groups = [tmp_path / "cpu", tmp_path / "memory"]
+    for g in groups:
+        g.mkdir()
+        (g / "cgroup.procs").write_text("")
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", str(LAUNCH), "join", *map(str, groups), "--",
+         sys.executable, "-c", SHOW],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    pid = out.stdout.split()[1]  # exec keeps the pid: the command is what sits in the group
+    assert [(g / "cgroup.procs").read_text() for g in groups] == [pid, pid]
+
+
+def test_launch_join_fails_before_the_command_when_a_cgroup_cannot_be_joined(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "ran"
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", str(LAUNCH), "join", str(tmp_path / "missing"), "--",
+         "touch", str(marker)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode != 0 and "cgroup.procs" in out.stderr
+    assert not marker.exists()
+
+
+MALFORMED = [[], ["limit", "{}"], ["limit", "--", "true"], ["x", "--", "true"]]
+
+
+@pytest.mark.parametrize("argv", MALFORMED)
+def test_launch_refuses_a_malformed_command_line(argv: list[str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", str(LAUNCH), *argv], capture_output=True, text=True
+    )
+    assert out.returncode != 0 and "launch.py" in out.stderr

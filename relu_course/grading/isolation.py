@@ -79,29 +79,9 @@ def new_sandbox_uid() -> int:
     return secrets.randbelow(1_000_000) + 1_000_000
 
 
-# Applied by a tiny trusted Python program that then execs the real command (portable:
-# no util-linux prlimit needed). argv: limits-json, "--", command...
-_LIMITER = (
-    "import json,os,resource,sys\n"
-    "for k,v in json.loads(sys.argv[1]).items():\n"
-    "    r=getattr(resource,k,None)\n"
-    "    if r is not None:\n"
-    "        try: resource.setrlimit(r,(v,v))\n"
-    "        except (ValueError,OSError): pass\n"
-    "os.execvp(sys.argv[3],sys.argv[3:])\n"
-)
-
-# Moves itself into the sandbox's cgroups, then execs the sandbox (run as root, before
-# bwrap: nothing untrusted has run yet, and every process the sandbox starts inherits
-# the cgroups). A failed write ends it with an error: no sandbox runs outside its cap.
-# argv: cgroup folders..., "--", command...
-_JOIN_CGROUPS = (
-    "import os,sys\n"
-    "i=sys.argv.index('--')\n"
-    "for d in sys.argv[1:i]:\n"
-    "    with open(os.path.join(d,'cgroup.procs'),'w') as f: f.write(str(os.getpid()))\n"
-    "os.execvp(sys.argv[i+1],sys.argv[i+1:])\n"
-)
+# The trusted steps before the command (cgroups, resource limits): a stdlib-only script
+# run by its path with ``python -I -S`` (see its docstring).
+_LAUNCH = str(Path(__file__).with_name("launch.py"))
 
 # Environment variables passed from the grader into the sandbox (everything else is cleared).
 _PASS_ENV = ("NBGRADER_EXECUTION", "RELU_COURSE_PROGRESS", "LANG", "LC_ALL", "TZ", "MPLBACKEND")
@@ -357,9 +337,9 @@ def sandbox_command(
             rlimits["RLIMIT_NPROC"] = _uid_tasks() + limits.nproc
         else:  # no way to count them (macOS): a per-user cap would stop the grader itself
             del rlimits["RLIMIT_NPROC"]
-    limiter = [sys.executable, "-I", "-S", "-c", _LIMITER, json.dumps(rlimits), "--"]
+    limiter = [sys.executable, "-I", "-S", _LAUNCH, "limit", json.dumps(rlimits), "--"]
     timeout = [shutil.which("timeout") or "timeout", "-s", "KILL", str(limits.wall_seconds)]
-    join = [sys.executable, "-I", "-S", "-c", _JOIN_CGROUPS, *map(str, cgroups), "--"]
+    join = [sys.executable, "-I", "-S", _LAUNCH, "join", *map(str, cgroups), "--"]
     outer = [*timeout, *join] if cgroups else timeout  # trusted, run as the grader
     if not isolate:
         warn_unsandboxed(bwrap_problem() or "--unsandboxed: isolate=False")
