@@ -1,7 +1,8 @@
 """Grading on a Dask cluster (issue 16, item 5): a class graded through a
 ``dask.distributed.LocalCluster`` of 2 worker processes gets the same gradebook as the
-local executor, and a worker that dies while grading gives an infrastructure error (not a
-0) and a run that the next ``grade`` finishes."""
+local executor; a worker that dies while grading gives an infrastructure error (not a 0)
+and a run that the next ``grade`` finishes; a submission past the timeout scores 0 as a
+timeout and leaves no process behind; a scheduler that does not answer is a clear error."""
 
 from __future__ import annotations
 
@@ -151,3 +152,53 @@ def test_a_worker_dying_mid_task_is_an_infrastructure_error_and_the_run_resumes(
         "crasher": 0,
         "corrupt": 0,
     }
+
+
+@pytest.mark.slow
+def test_no_scheduler_at_the_address_says_how_to_start_one(tmp_path):
+    pytest.importorskip("distributed")
+    import socket
+
+    with socket.socket() as s:  # a port that nobody listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    course = _toy_class(tmp_path / "course")
+    executor = DaskExecutor(address, connect_timeout=2)
+    with pytest.raises(CourseError, match="no Dask scheduler answered at .*dask scheduler"):
+        grade(course, "toy", executor=executor, progress=False)
+    assert load_results(course, "toy") == {} and graded_keys(course, "toy") == {}
+
+
+@pytest.mark.slow
+def test_a_submission_past_the_timeout_on_dask_scores_zero_and_its_worker_restarts(
+    cluster, tmp_path
+):
+    import subprocess
+    import time
+
+    course = find_course(make_toy_course(tmp_path / "course"))
+    release(course, "toy")
+    marker = str(71000 + os.getpid() % 9000)
+    slow = (
+        f"{TOY_ANSWERS['relu']}\nimport subprocess, time\n"
+        f"subprocess.Popen(['sleep', '{marker}'])\ntime.sleep(120)\n"
+    )
+    for sid, answers in {"slow": {**PERFECT, "relu": slow}, "perfect": PERFECT}.items():
+        nb = make_demo.fill(nbformat.read(course.release_notebook("toy"), as_version=4), answers)
+        dest = course.submitted_notebook("toy", sid)
+        dest.parent.mkdir(parents=True)
+        nbformat.write(nb, dest)
+    start = time.monotonic()
+    summary = grade(
+        course, "toy", scheduler=cluster.scheduler_address, timeout=15, cell_timeout=300,
+        progress=False,
+    )  # fmt: skip
+    assert time.monotonic() - start < 100
+    results = load_results(course, "toy")
+    assert (results["slow"].status, results["slow"].score) == ("timeout", 0)
+    assert "grading took more than 15 s" in results["slow"].message
+    assert results["perfect"].score == 5 and summary.infra_errors == []
+    cluster.wait_for_workers(2)  # the restarted worker is back
+    time.sleep(1.0)  # the kernel and sandbox of the stopped submission were killed
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert f"sleep {marker}" not in ps, "a process of the stopped submission survived"

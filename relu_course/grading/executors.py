@@ -43,7 +43,14 @@ class Task(Protocol):
     def job(self) -> Job: ...
 
 
-__all__ = ["DaskExecutor", "LocalPool", "OnVerdict", "dask_task", "import_distributed"]
+__all__ = [
+    "DaskExecutor",
+    "LocalPool",
+    "OnVerdict",
+    "dask_task",
+    "import_distributed",
+    "kill_grading_processes",
+]
 
 #: called by an executor, in the coordinator's process, for each finished submission
 OnVerdict = Callable[[Task, Verdict], None]
@@ -183,6 +190,22 @@ def import_distributed() -> Any:
             f"is not installed here ({err}): {DISTRIBUTED_HINT}"
         ) from None
     return distributed
+
+
+def kill_grading_processes() -> int:
+    """Run on a Dask worker (``client.run``): SIGKILL every process the worker started,
+    the kernels and sandboxes of the submission it grades; returns how many.
+
+    Restarting a worker alone would leave them running: each sandbox sits under a
+    ``timeout`` process that outlives the worker, up to the sandbox's wall limit.
+    """
+    pids = _children(os.getpid()) if Path("/proc").is_dir() else []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(pids)
 
 
 def worker_sandbox() -> tuple[str, str]:
@@ -355,12 +378,14 @@ class DaskExecutor:
 
     @staticmethod
     def _stop(client: Any, future: Any) -> None:
-        """Cancel a submission that ran past its time and restart the worker running it
-        (a running Dask task cannot be interrupted otherwise)."""
+        """Cancel a submission that ran past its time, kill the processes its worker
+        started (kernels, sandboxes) and restart that worker (a running Dask task cannot
+        be interrupted otherwise)."""
         try:
             busy = [w for w, keys in client.processing().items() if future.key in keys]
             client.cancel(future)
             if busy:
+                client.run(kill_grading_processes, workers=busy)
                 client.restart_workers(busy)
         except Exception:  # noqa: BLE001 - best effort: the verdict is given either way
             pass
