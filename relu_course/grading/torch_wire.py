@@ -129,10 +129,7 @@ def dec_plain(v: Any) -> Any:
     """Rebuild :func:`enc_plain`'s observation, checking it as untrusted data: the codec's
     checks, then nothing but None, bools, numbers, strings, tensors, lists and str-keyed
     dicts (a tuple, an array or bytes is not an observation)."""
-    try:
-        return _observation(codec.decode(v, max_depth=MAX_DEPTH))
-    except codec.CodecError as exc:
-        raise RemoteError(f"bad observation: {exc}") from None
+    return _observation(_decoding(lambda: codec.decode(v, max_depth=MAX_DEPTH)))
 
 
 def _observation(v: Any, depth: int = 0) -> Any:
@@ -179,34 +176,25 @@ _LAYERS: dict[str, list[str]] = {
 _HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 
 
-_MAX_LAYER_NAME = 200
-
-
-def _attr(v: Any) -> Any:
-    """A layer's constructor argument as an exact bool, int, float or str (or None)."""
-    if v is None or isinstance(v, bool):
-        return v
-    if isinstance(v, int):
-        return int.__index__(v)
-    if isinstance(v, float):
-        return float.__float__(v)
-    if isinstance(v, str):
-        return str.__str__(v)
-    raise TypeError(f"a layer attribute of type {type(v).__name__} cannot cross")
+_EXACT = ((bool, bool), (int, int.__index__), (float, float.__float__), (str, str.__str__))
 
 
 def _plain_attr(v: Any) -> Any:
-    if isinstance(v, (tuple, list)):
-        if not all(isinstance(e, (bool, int, float)) for e in v):
-            raise TypeError(f"a layer attribute {v!r} cannot cross")
-        return tuple(_attr(e) for e in v)
-    return _attr(v)
+    """A layer's constructor argument as exact bools, ints, floats, strings or None."""
+    if isinstance(v, (tuple, list)) and all(isinstance(e, (bool, int, float)) for e in v):
+        return tuple(_plain_attr(e) for e in v)
+    for kind, exact in _EXACT:  # a subclass (np.float64, an IntEnum) as its plain value
+        if isinstance(v, kind):
+            return exact(v)
+    if v is None:
+        return v
+    raise TypeError(f"a layer attribute of type {type(v).__name__} cannot cross")
 
 
 def _is_attr(v: Any) -> bool:
-    if v is None or type(v) in (bool, int, float, str):
-        return True
-    return type(v) is tuple and all(type(e) in (bool, int, float) for e in v)
+    if type(v) is tuple:
+        return all(type(e) in (bool, int, float) for e in v)
+    return v is None or type(v) in (bool, int, float, str)
 
 
 def rebuildable(m: Any, *, hooks: bool = False) -> bool:
@@ -324,8 +312,7 @@ def _flag(d: Mapping[str, Any], key: str, default: bool) -> bool:
 
 def _pairs(raw: Any, what: str) -> list[tuple[str, Any]]:
     if type(raw) is not list or not all(
-        type(p) is list and len(p) == 2 and type(p[0]) is str and len(p[0]) <= _MAX_LAYER_NAME
-        for p in raw
+        type(p) is list and len(p) == 2 and type(p[0]) is str for p in raw
     ):
         raise _bad(what)
     return [(p[0], p[1]) for p in raw]
@@ -334,19 +321,11 @@ def _pairs(raw: Any, what: str) -> list[tuple[str, Any]]:
 def _tensors(
     raw: Any, inner: Callable[[Any], Any], what: str, none: bool = True
 ) -> list[tuple[str, Any]]:
-    import torch
-
     out = []
     for name, data in _pairs(raw, what):
-        if data is None and none:
-            out.append((name, None))
-            continue
-        if type(data) is not dict or data.get(TAG) != "tensor":
+        if not (data is None and none) and (type(data) is not dict or data.get(TAG) != "tensor"):
             raise _bad(what)
-        t = inner(data)
-        if not isinstance(t, torch.Tensor):
-            raise _bad(what)
-        out.append((name, t))
+        out.append((name, None if data is None else inner(data)))  # a tensor (codec's tag)
     return out
 
 
@@ -409,29 +388,23 @@ def dec_module(desc: ModuleDescription) -> Any:
     """
     from torch import nn
 
-    name = desc.cls
-    cls = getattr(nn, name)
+    name, cls = desc.cls, getattr(nn, desc.cls)
+    if name != "Sequential" and desc.children:
+        raise RemoteError(f"{name} with children cannot be rebuilt")
+    children = [(key, dec_module(c) if isinstance(c, ModuleDescription) else c)
+                for key, c in desc.children.items()]  # fmt: skip
+    if not all(isinstance(c, nn.Module) for _, c in children):
+        raise RemoteError("unexpected layer in a model description")
+    attrs = dict(desc.attrs)  # none for a Sequential
+    if name in ("Linear", "Conv1d", "Conv2d"):
+        attrs["bias"] = desc.params.get("bias") is not None
+    if name == "LayerNorm" and "bias" in desc.params and desc.params["bias"] is None:
+        attrs["bias"] = False
     try:
-        if name == "Sequential":
-            m = cls()
-            for key, child in desc.children.items():
-                if isinstance(child, ModuleDescription):
-                    child = dec_module(child)
-                if not isinstance(child, nn.Module):
-                    raise RemoteError("unexpected layer in a model description")
-                m.add_module(key, child)
-        else:
-            attrs = dict(desc.attrs)
-            if name in ("Linear", "Conv1d", "Conv2d"):
-                attrs["bias"] = desc.params.get("bias") is not None
-            if name == "LayerNorm" and "bias" in desc.params and desc.params["bias"] is None:
-                attrs["bias"] = False
-            m = cls(**attrs)
-            if desc.children:
-                raise RemoteError(f"{name} with children cannot be rebuilt")
+        m = cls(**attrs)
+        for key, child in children:
+            m.add_module(key, child)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
-        if isinstance(exc, RemoteError):
-            raise
         raise RemoteError(f"{name} cannot be rebuilt: {exc}"[:300]) from None
     if set(desc.params) != set(m._parameters):
         raise RemoteError(f"{name}: parameters {sorted(desc.params)} != {sorted(m._parameters)}")
@@ -461,10 +434,7 @@ def as_parameter(t: Any) -> Any:
     return p
 
 
-_STATE_TAGS = {
-    "module": _parse_module,
-    "handle": lambda d, inner: _REMOTE,
-}
+_STATE_TAGS = {"module": _parse_module, "handle": lambda d, inner: _REMOTE}
 
 
 def apply_state(obj: Any, data: Any) -> None:
@@ -674,13 +644,8 @@ class Decoder:
         self.remote = remote  # judge side: builds proxies for "stand-in" objects
         self.handles = handles  # student side: handle -> object
         self.quiet = 0  # > 0 inside a module or stand-in: its parts are not arguments
-        self.tags = {
-            "module": self.module,
-            "handle": self.handle,
-            "stand-in": self.stand_in,
-            "argument": self.argument,
-            "opaque": _opaque,
-        }
+        self.tags = {"module": self.module, "handle": self.handle, "stand-in": self.stand_in,
+                     "argument": self.argument, "opaque": _opaque}  # fmt: skip
 
     def __call__(self, v: Any) -> Any:
         return _decoding(
