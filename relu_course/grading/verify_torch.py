@@ -33,8 +33,8 @@ training ``build_mlp``'s network, scoring ``train_digits_model``'s model) needs 
 object itself, so it stays an **object call** (:class:`.torch_rpc.Link`): the arguments,
 torch's random-number state and grad mode go to the student process; the result, the
 arguments' state after the call (tensor values, a model's parameters, gradients, training
-flags and hooks) and the random state come back (JSON; tensors as dtype, shape and raw
-bytes; never pickle; :mod:`.torch_wire`). Modules returned by the student are rebuilt in
+flags and hooks) and the random state come back (strict JSON in the grading codec's
+named tags, never pickle; :mod:`.torch_wire`). Modules returned by the student are rebuilt in
 the judge from their parameters when they are made of standard ``torch.nn`` layers (so the
 judge trains and measures them itself); any other module, a student's ``nn.Module`` class
 and a ``torch.autograd.Function`` stay in the student process, and the judge calls their
