@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from relu_course.grading import codec
+from relu_course.grading import codec, torch_layers
 from relu_course.grading import torch_wire as tw
 from relu_course.grading.torch_wire import Decoder, Encoder, Opaque, RemoteError
 
@@ -89,7 +89,7 @@ def test_a_layer_the_judge_cannot_rebuild_comes_back_as_a_stand_in():
 
     def describe(m):
         handles[len(handles) + 1] = m
-        return tw.enc_stand_in(len(handles), m)
+        return torch_layers.enc_stand_in(len(handles), m)
 
     wire = over_json(Encoder(handles=describe, reverse=True)(result))
     assert wire["children"][1][1][codec.TAG] == "stand-in"

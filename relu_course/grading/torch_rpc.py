@@ -24,22 +24,24 @@ from typing import Any
 
 from relu_course.grading import codec
 from relu_course.grading.runner import exec_statements, notebook_namespace
+from relu_course.grading.torch_layers import (
+    StandIn,
+    as_parameter,
+    enc_module,
+    enc_stand_in,
+    layers_and_params,
+    mark_replaced,
+    rebuildable,
+)
 from relu_course.grading.torch_wire import (
     Decoder,
     Encoder,
     RemoteError,
-    StandIn,
     apply_state,
-    as_parameter,
     dec_plain,
     decode_field,
-    enc_module,
     enc_plain,
-    enc_stand_in,
     handle_ref,
-    layers_and_params,
-    mark_replaced,
-    rebuildable,
     recv_message,
     send_message,
 )
