@@ -201,6 +201,22 @@ def test_caps_on_bytes_and_depth():
         encode(deep)
 
 
+def test_encode_takes_the_receivers_depth_limit():
+    nested: list = [1]  # the 1 is five levels down
+    for _ in range(4):
+        nested = [nested]
+    assert decode(encode(nested, max_depth=5), max_depth=5) == nested
+    with pytest.raises(CodecError, match="nest deeper than 4"):
+        encode(nested, max_depth=4)
+
+
+def test_parse_is_strict_json_without_decoding():
+    assert codec.parse(b'{"@type": "T", "x": [1.5]}') == {"@type": "T", "x": [1.5]}
+    for text in ("[NaN]", '{"x": -Infinity}', "[1,"):
+        with pytest.raises(CodecError):
+            codec.parse(text)
+
+
 def test_non_json_and_untagged_non_finite_floats_are_rejected():
     with pytest.raises(CodecError, match="NaN is not JSON"):
         loads('{"x": NaN}')
@@ -236,6 +252,31 @@ def test_own_tags_through_hook_and_tags():
         loads(wire)
     with pytest.raises(ValueError, match="codec's own"):
         decode(1, tags={"tensor": lambda d, inner: None})
+
+
+def test_seen_meets_each_array_and_tensor_in_order():
+    """``seen`` is how a process finds the objects it decoded again (the torch RPC applies
+    a call's changes to them): depth first, also inside a caller's tags, never a grad."""
+    torch = pytest.importorskip("torch")
+    w = torch.nn.Parameter(torch.ones(2))
+    w.grad = torch.full((2,), 5.0)
+
+    def hook(value):
+        return {"@type": "box", "inner": encode(value.x)} if type(value) is Box else None
+
+    class Box:
+        def __init__(self, x):
+            self.x = x
+
+    wire = encode([np.zeros(1), {"w": w, "s": np.float64(1.0)}, (Box(np.ones(3)), 7)], hook=hook)
+    met = []
+    back = decode(wire, tags={"box": lambda d, inner: inner(d["inner"])}, seen=met.append)
+    assert len(met) == 3
+    assert met[0] is back[0] and met[1] is back[1]["w"] and met[2] is back[2][0]
+    assert met[2].tolist() == [1.0, 1.0, 1.0]  # the array inside the caller's own tag
+    assert back[1]["w"].grad.tolist() == [5.0, 5.0]  # decoded, but not met: not an object
+    decode(wire, tags={"box": lambda d, inner: None}, seen=met.append)
+    assert len(met) == 5  # without decode_inner, the box's array is not built nor met
 
 
 def test_patching_base64_or_json_later_does_not_change_the_wire(monkeypatch):

@@ -104,6 +104,20 @@ def test_a_child_answers_dies_hangs_or_floods_and_the_parent_survives():
     assert raised == {"fatal": "ZeroDivisionError: division by zero"}
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_kill_all_ends_and_reaps_children():
+    """What ends the student's process of a ps2-ps4 question after its judge answered."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        time.sleep(60)
+        os._exit(0)
+    start = time.monotonic()
+    runner.kill_all([pid, pid])  # twice: one already gone is fine
+    assert time.monotonic() - start < 10
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # reaped
+
+
 def test_the_hidden_test_rule_is_one_rule():
     assert feedback.hidden_lines is notebook_cells.hidden_test_lines
     source = (

@@ -212,19 +212,21 @@ def test_a_layer_or_parameter_the_call_replaced_is_replaced_in_the_judge_too() -
     import torch
     from torch import nn
 
+    from relu_course.grading import torch_layers as tl
     from relu_course.grading import torch_wire as tw
 
     judge_model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
     weight, bias, last = judge_model[0].weight, judge_model[0].bias, judge_model[2]
-    student = tw.dec_module(tw.enc_module(judge_model, state=True)["M"])
-    before = tw.layers_and_params(student)
+    sent = json.dumps(tl.enc_module(judge_model, state=True), allow_nan=False)
+    student = tw.Decoder()(json.loads(sent))
+    before = tl.layers_and_params(student)
     with torch.no_grad():
         student[0].weight = nn.Parameter(torch.zeros(2, 3))  # a new object
         student[0].bias[0] = 5.0  # in place
         student[2] = nn.Linear(2, 1)  # a new layer
-    after = tw.enc_module(student, state=True)
-    tw.mark_replaced(after["M"], student, before)
-    tw.apply_module_state(judge_model, json.loads(json.dumps(after))["M"])
+    after = tl.enc_module(student, state=True)
+    tl.mark_replaced(after, student, before)
+    tw.apply_state(judge_model, json.loads(json.dumps(after, allow_nan=False)))
     assert judge_model[0].weight is not weight and torch.equal(
         judge_model[0].weight, torch.zeros(2, 3)
     )

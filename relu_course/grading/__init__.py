@@ -30,7 +30,7 @@ One module per step::
     audit      the tamper audit
     verify     clean re-verification of ps1
     verify_torch  clean re-verification of ps2-ps4 (torch_rpc: its judge and student
-               processes; torch_wire: their wire)
+               processes; torch_wire: their wire; torch_layers: models as data)
     cli        the ``relu-course`` command
 
 This layer sits above the student library: it imports ``relu_course.checks`` and friends,
@@ -71,6 +71,7 @@ __all__ = [
     "run",
     "runner",
     "sandbox",
+    "torch_layers",
     "torch_rpc",
     "torch_wire",
     "toy",

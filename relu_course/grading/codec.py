@@ -75,6 +75,7 @@ __all__ = [
     "encode_array",
     "encode_tensor",
     "loads",
+    "parse",
 ]
 
 #: The key that marks a tagged object.
@@ -114,25 +115,30 @@ class CodecError(ValueError):
 
 Hook = Callable[[Any], "dict[str, Any] | None"]
 TagDecoder = Callable[[Mapping[str, Any], Callable[[Any], Any]], Any]
+#: called with each tensor and array :func:`decode` builds (see its ``seen``)
+Seen = Callable[[Any], object]
 
 
 # ----------------------------------------------------------------------------- encode
 
 
-def encode(value: Any, *, hook: Hook | None = None, depth: int = 0) -> Any:
+def encode(
+    value: Any, *, hook: Hook | None = None, depth: int = 0, max_depth: int = MAX_DEPTH
+) -> Any:
     """``value`` as JSON-ready data (the table in the module docstring).
 
     ``hook`` is called first on every value that is not plain JSON; a dict it returns
     (a tagged object of its own) is used as it is, ``None`` lets the codec go on. A value
-    neither handles raises :class:`CodecError`.
+    neither handles, or nesting deeper than ``max_depth`` (the receiver's limit), raises
+    :class:`CodecError`.
 
     Examples
     --------
     >>> encode({"a": [1, 2.5, None], 3: float("inf")})
     {'@type': 'dict', 'items': [['a', [1, 2.5, None]], [3, {'@type': 'float', 'value': 'inf'}]]}
     """
-    if depth > MAX_DEPTH:
-        raise CodecError(f"values nest deeper than {MAX_DEPTH} levels")
+    if depth > max_depth:
+        raise CodecError(f"values nest deeper than {max_depth} levels")
     t = _type(value)
     if value is None or t is bool or t is int or t is str:
         return value
@@ -147,17 +153,18 @@ def encode(value: Any, *, hook: Hook | None = None, depth: int = 0) -> Any:
         done = hook(value)
         if done is not None:
             return done
-    nested = depth + 1
+
+    def inner(v: Any) -> Any:
+        return encode(v, hook=hook, depth=depth + 1, max_depth=max_depth)
+
     if t is list:
-        return [encode(v, hook=hook, depth=nested) for v in value]
+        return [inner(v) for v in value]
     if t is tuple:
-        return {TAG: "tuple", "items": [encode(v, hook=hook, depth=nested) for v in value]}
+        return {TAG: "tuple", "items": [inner(v) for v in value]}
     if t is dict:
         if all(_type(k) is str for k in value) and TAG not in value:
-            return {k: encode(v, hook=hook, depth=nested) for k, v in value.items()}
-        items = [[encode(k, hook=hook, depth=nested), encode(v, hook=hook, depth=nested)]
-                 for k, v in value.items()]  # fmt: skip
-        return {TAG: "dict", "items": items}
+            return {k: inner(v) for k, v in value.items()}
+        return {TAG: "dict", "items": [[inner(k), inner(v)] for k, v in value.items()]}
     if t is bytes or t is bytearray:
         return {TAG: "bytes", "data": _b64encode(_bytes(value)).decode()}
     if _isinstance(value, (_ndarray, _generic)):
@@ -241,11 +248,14 @@ def dumps(value: Any, *, hook: Hook | None = None) -> bytes:
 
 
 class _Decoder:
-    def __init__(self, tags: Mapping[str, TagDecoder], max_bytes: int, max_depth: int) -> None:
+    def __init__(
+        self, tags: Mapping[str, TagDecoder], max_bytes: int, max_depth: int, seen: Seen | None
+    ) -> None:
         clash = set(tags) & set(_DECODERS)
         if clash:
             raise ValueError(f"wire tags {sorted(clash)} are the codec's own")
         self.tags, self.left, self.max_depth = dict(tags), max_bytes, max_depth
+        self.seen = seen
 
     def raw(self, data: Any, size: int | None = None) -> bytes:
         if _type(data) is not str:
@@ -281,7 +291,10 @@ class _Decoder:
             return {k: self(v, depth + 1) for k, v in data.items()}
         tag = data[TAG]
         if _type(tag) is str and tag in _DECODERS:
-            return _DECODERS[tag](self, data, depth)
+            value = _DECODERS[tag](self, data, depth)
+            if self.seen is not None and (tag == "tensor" or tag == "ndarray"):
+                self.seen(value)
+            return value
         if _type(tag) is str and tag in self.tags:
             return self.tags[tag](data, lambda v: self(v, depth + 1))
         known = ", ".join(sorted({*_DECODERS, *self.tags}))
@@ -294,6 +307,7 @@ def decode(
     tags: Mapping[str, TagDecoder] | None = None,
     max_bytes: int = MAX_BYTES,
     max_depth: int = MAX_DEPTH,
+    seen: Seen | None = None,
 ) -> Any:
     """Rebuild a value from :func:`encode`'s data, checking it as untrusted.
 
@@ -302,12 +316,24 @@ def decode(
     dtype off the whitelist, a shape that does not match the bytes, more than
     ``max_bytes`` of array data, nesting deeper than ``max_depth``.
 
+    ``seen``, when given, is called with each tensor and NumPy array built from a
+    ``"tensor"`` or ``"ndarray"`` object, in the order they occur in ``data`` (depth first,
+    also inside a caller's tags when they decode through ``decode_inner``; never a
+    tensor's ``grad``, never a NumPy scalar). A process that must find those very objects
+    again (to apply a call's changes to them) records them here instead of walking the
+    result a second time.
+
     Examples
     --------
     >>> decode({"@type": "tuple", "items": [1, {"@type": "float", "value": "-inf"}]})
     (1, -inf)
+    >>> met = []
+    >>> wire = encode([np.zeros(2), {"b": np.ones(1)}, np.float64(3.0)])
+    >>> _ = decode(wire, seen=met.append)
+    >>> [a.tolist() for a in met]
+    [[0.0, 0.0], [1.0]]
     """
-    return _Decoder(tags or {}, max_bytes, max_depth)(data)
+    return _Decoder(tags or {}, max_bytes, max_depth, seen)(data)
 
 
 def loads(
@@ -317,18 +343,35 @@ def loads(
     max_bytes: int = MAX_BYTES,
     max_depth: int = MAX_DEPTH,
 ) -> Any:
-    """Parse strict JSON (no NaN literals), then :func:`decode`."""
+    """:func:`parse`, then :func:`decode`."""
+    return decode(parse(wire), tags=tags, max_bytes=max_bytes, max_depth=max_depth)
+
+
+def parse(wire: bytes | str) -> Any:
+    """Strict JSON text (no ``NaN`` or ``Infinity`` literals) as plain data, not yet decoded.
+
+    For a process that decodes the parts of a message itself (:func:`decode`, each with
+    its own tags); :func:`loads` is ``decode(parse(wire))``.
+
+    Examples
+    --------
+    >>> parse(b'{"x": [1, 2.5]}')
+    {'x': [1, 2.5]}
+    >>> parse("[NaN]")
+    Traceback (most recent call last):
+    ...
+    relu_course.grading.codec.CodecError: NaN is not JSON: non-finite floats are tagged objects
+    """
 
     def no_constants(name: str) -> Any:
         raise CodecError(f"{name} is not JSON: non-finite floats are tagged objects")
 
     try:
-        data = _json_loads(wire, parse_constant=no_constants)
+        return _json_loads(wire, parse_constant=no_constants)
     except (ValueError, RecursionError) as exc:
         if _isinstance(exc, CodecError):
             raise
         raise CodecError(f"not JSON: {exc}"[:300]) from None
-    return decode(data, tags=tags, max_bytes=max_bytes, max_depth=max_depth)
 
 
 def _shape(d: Mapping[str, Any]) -> list[int]:

@@ -67,6 +67,7 @@ __all__ = [
     "make_undumpable",
     "notebook_namespace",
     "observe_job",
+    "kill_all",
     "run_in_child",
     "serve",
     "started_line",
@@ -158,6 +159,12 @@ def collect(fd: int, pids: Sequence[int], seconds: float, max_bytes: int) -> tup
             break
         chunks.append(chunk)
     _close(fd)
+    kill_all(pids)
+    return (b"", why) if why else (b"".join(chunks), "")
+
+
+def kill_all(pids: Sequence[int]) -> None:
+    """SIGKILL and reap each child process of ``pids`` (one that is gone already is fine)."""
     for pid in pids:
         try:
             _kill(pid, signal.SIGKILL)
@@ -167,7 +174,6 @@ def collect(fd: int, pids: Sequence[int], seconds: float, max_bytes: int) -> tup
             _waitpid(pid, 0)
         except ChildProcessError:
             pass
-    return (b"", why) if why else (b"".join(chunks), "")
 
 
 def _no_constants(name: str) -> Any:
@@ -207,14 +213,21 @@ def run_in_child(
 
 
 def serve(
-    work: Callable[[Any], Any], *, max_bytes: int, prepare: Callable[[], None] | None = None
+    work: Callable[..., Any],
+    *,
+    max_bytes: int,
+    prepare: Callable[[], None] | None = None,
+    run: Callable[..., Any] = run_in_child,
 ) -> None:  # pragma: no cover - runs inside the sandbox (tested end to end)
     """The runner's main: read the request, :func:`started_line`, one
     :func:`run_in_child` per job (its answer at most ``max_bytes``), the answer line;
     never returns.
 
     ``prepare`` runs after the process is closed off and before the started line (import
-    what the jobs need there: a failure then is the grader's, not the student's).
+    what the jobs need there: a failure then is the grader's, not the student's). ``run``
+    replaces :func:`run_in_child` (same arguments) where a job needs more processes: the
+    ps2-ps4 runner (:mod:`relu_course.grading.verify_torch`) forks the student's process
+    beside the judge's.
     """
     request = codec.loads(sys.stdin.buffer.read())
     sys.stdin.close()
@@ -225,7 +238,7 @@ def serve(
     write_all(out_fd, started_line(request["nonce"]) + b"\n")
     seconds = float(request["job_seconds"])
     answers = [
-        run_in_child(work, job, seconds=seconds, max_bytes=max_bytes, close=[out_fd])
+        run(work, job, seconds=seconds, max_bytes=max_bytes, close=[out_fd])
         for job in request["jobs"]
     ]
     answer = {"nonce": request["nonce"], "jobs": answers}

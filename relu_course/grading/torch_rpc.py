@@ -18,30 +18,30 @@ then answers the judge's requests.
 
 from __future__ import annotations
 
-import base64
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from relu_course.grading import codec
 from relu_course.grading.runner import exec_statements, notebook_namespace
+from relu_course.grading.torch_layers import (
+    StandIn,
+    as_parameter,
+    enc_module,
+    enc_stand_in,
+    layers_and_params,
+    mark_replaced,
+    rebuildable,
+)
 from relu_course.grading.torch_wire import (
     Decoder,
     Encoder,
     RemoteError,
-    apply_module_state,
-    apply_tensor_state,
-    as_parameter,
-    b64,
-    dec_array,
+    apply_state,
     dec_plain,
-    dec_tensor,
-    enc_array,
-    enc_module,
+    decode_field,
     enc_plain,
-    enc_tensor,
-    layers_and_params,
-    mark_replaced,
-    rebuildable,
+    handle_ref,
     recv_message,
     send_message,
 )
@@ -63,7 +63,7 @@ class Link:
 
         now = torch.get_rng_state().numpy().tobytes()
         if now != self.shared:
-            req["rng"] = b64(now)
+            req["rng"] = codec.encode(now)
         req["grad"] = torch.is_grad_enabled()
         send_message(self.wfd, req)
         rep = recv_message(self.rfd)
@@ -72,7 +72,7 @@ class Link:
         self.shared = now
         rng = rep.get("rng")
         if rng is not None:
-            state = base64.b64decode(rng)
+            state = decode_field(rng, bytes)
             if len(state) != len(now):
                 raise RemoteError("the student process sent a bad random state")
             torch.set_rng_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
@@ -81,17 +81,11 @@ class Link:
 
     def _finish(self, rep: Mapping[str, Any], enc: Encoder) -> Any:
         post = rep.get("post") or []
+        if type(post) is not list:
+            raise RemoteError("the student process sent an invalid reply")
         for obj, state in zip(enc.objs, post, strict=False):
-            if state is None:
-                continue
-            if "T" in state:
-                apply_tensor_state(obj, state["T"])
-            elif "N" in state:
-                new = dec_array(state["N"])
-                if new.shape == obj.shape and new.dtype == obj.dtype:
-                    obj[...] = new
-            elif "M" in state and getattr(obj, "remote_handle", None) is None:
-                apply_module_state(obj, state["M"])
+            if state is not None:
+                apply_state(obj, state)
         if "err" in rep:
             raise _student_exception(rep["err"])
         dec = Decoder(refs=enc.refs, remote=self.remote_module)
@@ -118,7 +112,7 @@ class Link:
             names = [n for n, _ in module.named_parameters()]
             params = [p for _, p in module.named_parameters()]
             req["params"] = [
-                [n, enc_tensor(p, grad=False)] for n, p in zip(names, params, strict=True)
+                [n, codec.encode_tensor(p, grad=False)] for n, p in zip(names, params, strict=True)
             ]
             req["training"] = bool(module.training)
         rep = self.request(req)
@@ -135,10 +129,16 @@ class Link:
         return result
 
     def backward(self, gid: int, grad: Any, inputs: Sequence[Any]) -> list[Any]:
-        rep = self.request({"op": "backward", "gid": gid, "g": enc_tensor(grad, grad=False)})
+        import torch
+
+        g = codec.encode_tensor(grad, grad=False)
+        rep = self.request({"op": "backward", "gid": gid, "g": g})
         if "err" in rep:
             raise _student_exception(rep["err"])
-        grads = [None if g is None else dec_tensor(g["T"]).detach() for g in rep.get("ok", [])]
+        grads = decode_field(rep.get("ok", []), list)
+        if not all(g is None or isinstance(g, torch.Tensor) for g in grads):
+            raise RemoteError("backward returned something that is not a gradient")
+        grads = [None if g is None else g.detach() for g in grads]
         if len(grads) != len(inputs):
             raise RemoteError("backward returned the wrong number of gradients")
         out = []
@@ -151,8 +151,8 @@ class Link:
             out.append(None if g is None else g.to(t.dtype))
         return out
 
-    def remote_module(self, d: Mapping[str, Any]) -> Any:
-        return _remote_module(self, d)
+    def remote_module(self, stand_in: StandIn) -> Any:
+        return _remote_module(self, stand_in)
 
     def observe(self, handle: int, check: str, params: Mapping[str, Any]) -> list[Any]:
         """The student process runs a check's ``observe``; plain observations come back."""
@@ -270,7 +270,7 @@ class _LazyBridge:
 _Bridge: Any = _LazyBridge()
 
 
-def _remote_module(link: Link, d: Mapping[str, Any]) -> Any:
+def _remote_module(link: Link, d: StandIn) -> Any:
     """A judge-side stand-in for a module that lives in the student process."""
     from torch import nn
 
@@ -278,23 +278,22 @@ def _remote_module(link: Link, d: Mapping[str, Any]) -> Any:
         def forward(self, *args: Any, **kwargs: Any) -> Any:
             return link.apply(self.remote_handle, args, kwargs, module=self)
 
-    RemoteModule.__name__ = RemoteModule.__qualname__ = str(d.get("cls", "RemoteModule"))[:80]
+    RemoteModule.__name__ = RemoteModule.__qualname__ = d.cls
     m = RemoteModule()
-    object.__setattr__(m, "remote_handle", int(d["h"]))
-    for kind in ("params", "buffers"):
-        for name, value in d.get(kind, []):
-            *path, leaf = str(name).split(".")
+    object.__setattr__(m, "remote_handle", d.handle)
+    for kind, tensors in (("params", d.params), ("buffers", d.buffers)):
+        for name, t in tensors:
+            *path, leaf = name.split(".")
             owner = m
             for part in path:
                 if part not in owner._modules:
                     owner.add_module(part, nn.Module())
                 owner = owner._modules[part]
-            t = dec_tensor(value["T"])
             if kind == "params":
                 owner.register_parameter(leaf, as_parameter(t))
             else:
                 owner.register_buffer(leaf, t.detach())
-    m.train(bool(d.get("training", True)))
+    m.train(d.training)
     return m
 
 
@@ -406,15 +405,7 @@ class Server:
 
     def describe(self, m: Any) -> dict[str, Any]:
         """A module the judge cannot rebuild: a handle plus its parameters and buffers."""
-        return {
-            "R": {
-                "h": self.handle_of(m),
-                "cls": type(m).__name__,
-                "params": [[n, enc_tensor(p, grad=False)] for n, p in m.named_parameters()],
-                "buffers": [[n, enc_tensor(b, grad=False)] for n, b in m.named_buffers()],
-                "training": bool(m.training),
-            }
-        }
+        return enc_stand_in(self.handle_of(m), m)
 
     def hello(self) -> dict[str, Any]:
         import torch
@@ -442,7 +433,7 @@ class Server:
 
     def placeholder(self, child: Any) -> Any:
         """After a call: a layer the judge holds as a stand-in is not described again."""
-        return None if rebuildable(child, hooks=True) else {"H": self.handle_of(child)}
+        return None if rebuildable(child, hooks=True) else handle_ref(self.handle_of(child))
 
     def encoder(self, refs: Sequence[Any] = ()) -> Encoder:
         enc = Encoder(handles=lambda m: self.describe(m), reverse=True)
@@ -458,14 +449,14 @@ class Server:
         out: list[Any] = []
         for obj, old in zip(objs, before, strict=True):
             if isinstance(obj, torch.Tensor):
-                now = enc_tensor(obj)
+                now = codec.encode_tensor(obj)
                 out.append(None if now == old else now)
             elif isinstance(obj, np.ndarray):
-                now = enc_array(obj)
+                now = codec.encode_array(obj)
                 out.append(None if now == old else now)
             elif isinstance(obj, nn.Module) and rebuildable(obj, hooks=True):
                 now = enc_module(obj, state=True, other=self.placeholder)
-                mark_replaced(now["M"], obj, old)
+                mark_replaced(now, obj, old)
                 out.append(now)
             else:
                 out.append(None)
@@ -481,9 +472,9 @@ class Server:
         args, kwargs = dec(req["a"]), dec(req["k"])
         objs = list(dec.objs)
         before = [
-            enc_tensor(o)
+            codec.encode_tensor(o)
             if isinstance(o, torch.Tensor)
-            else enc_array(o)
+            else codec.encode_array(o)
             if isinstance(o, np.ndarray)
             else layers_and_params(o)
             if isinstance(o, nn.Module)
@@ -529,8 +520,7 @@ class Server:
         module.train(bool(req.get("training", True)))
         named = dict(module.named_parameters())
         out = []
-        for name, value in req.get("params", []):
-            new = dec_tensor(value["T"])
+        for name, new in decode_field(req.get("params", []), list):  # from the judge
             p = named.get(name)
             if p is None:
                 raise RemoteError(f"the module has no parameter {name}")
@@ -551,7 +541,7 @@ class Server:
         import torch
 
         y, inputs = self.graphs[int(req["gid"])]
-        grad = dec_tensor(req["g"]["T"])
+        grad = decode_field(req["g"], torch.Tensor)
         wanted = [t for t in inputs if t.requires_grad]
         try:
             with warnings.catch_warnings():
@@ -563,7 +553,7 @@ class Server:
         out = []
         for t in inputs:
             g = next(it) if t.requires_grad else None
-            out.append(None if g is None else enc_tensor(g, grad=False))
+            out.append(None if g is None else codec.encode_tensor(g, grad=False))
         return {"ok": out}
 
     def serve(self, rfd: int, wfd: int) -> None:
@@ -577,9 +567,8 @@ class Server:
             before = b""
             try:
                 if req.get("rng"):
-                    torch.set_rng_state(
-                        torch.frombuffer(bytearray(base64.b64decode(req["rng"])), dtype=torch.uint8)
-                    )
+                    rng = decode_field(req["rng"], bytes)
+                    torch.set_rng_state(torch.frombuffer(bytearray(rng), dtype=torch.uint8))
                 before = torch.get_rng_state().numpy().tobytes()
                 torch.set_grad_enabled(bool(req.get("grad", True)))
                 op = req.get("op")
@@ -600,7 +589,7 @@ class Server:
             try:
                 now = torch.get_rng_state().numpy().tobytes()
                 if now != before:
-                    rep["rng"] = b64(now)
+                    rep["rng"] = codec.encode(now)
                 send_message(wfd, rep)
             except BaseException as exc:  # noqa: BLE001 - e.g. a result that cannot be encoded
                 send_message(wfd, {"err": [type(exc).__name__, str(exc)[:2000]]})

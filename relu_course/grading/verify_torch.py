@@ -33,8 +33,8 @@ training ``build_mlp``'s network, scoring ``train_digits_model``'s model) needs 
 object itself, so it stays an **object call** (:class:`.torch_rpc.Link`): the arguments,
 torch's random-number state and grad mode go to the student process; the result, the
 arguments' state after the call (tensor values, a model's parameters, gradients, training
-flags and hooks) and the random state come back (JSON; tensors as dtype, shape and raw
-bytes; never pickle; :mod:`.torch_wire`). Modules returned by the student are rebuilt in
+flags and hooks) and the random state come back (strict JSON in the grading codec's
+named tags, never pickle; :mod:`.torch_wire`). Modules returned by the student are rebuilt in
 the judge from their parameters when they are made of standard ``torch.nn`` layers (so the
 judge trains and measures them itself); any other module, a student's ``nn.Module`` class
 and a ``torch.autograd.Function`` stay in the student process, and the judge calls their
@@ -53,12 +53,8 @@ stand-ins); a model that looks the test images up in a copy of the dataset passe
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import signal
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -81,105 +77,55 @@ __all__ = [
 # ============================================================================ the sandbox
 
 
-def _sandbox_main() -> None:  # pragma: no cover - runs inside the sandbox (tested end to end)
-    """Entry point inside the sandbox: one (judge, student) pair of processes per question."""
-    import ctypes
-
-    request = json.loads(sys.stdin.buffer.read())
-    sys.stdin.close()
-    out_fd = os.dup(1)
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    except Exception:  # noqa: BLE001, S110
-        pass
+def _prepare() -> None:  # pragma: no cover - runs inside the sandbox (tested end to end)
+    """What every question needs, imported once before any student code runs (and forks)."""
     import torch
 
     torch.set_num_threads(1)
-    import relu_course.checks_torch  # noqa: F401 - imported once, before any fork
+    import relu_course.checks_torch  # noqa: F401
     import relu_course.data  # noqa: F401
     import relu_course.training  # noqa: F401
 
     bridge_class()
-    started = runner.started_line(request["nonce"]) + b"\n"  # no student code has run yet
-    while started:
-        started = started[os.write(out_fd, started) :]
-    answers = [_run_job(job, out_fd, float(request["job_seconds"])) for job in request["jobs"]]
-    data = json.dumps({"nonce": request["nonce"], "jobs": answers}).encode() + b"\n"
-    while data:
-        data = data[os.write(out_fd, data) :]
-    os._exit(0)
 
 
-def _run_job(job: Mapping[str, Any], out_fd: int, seconds: float) -> dict[str, Any]:
-    a_to_j = os.pipe()
-    j_to_a = os.pipe()
-    verdict_r, verdict_w = os.pipe()
-    judge = os.fork()
-    if judge == 0:  # the judge: never runs student code
-        try:
-            os.close(out_fd)
-            os.close(verdict_r)
-            os.close(a_to_j[1])
-            os.close(j_to_a[0])
-            try:
-                result = run_judge(job, Link(a_to_j[0], j_to_a[1]))
-            except BaseException as exc:  # noqa: BLE001
-                result = {"passed": False, "message": f"{type(exc).__name__}: {exc}"[:3000]}
-            data = json.dumps(result).encode()
-            while data:
-                data = data[os.write(verdict_w, data) :]
-        finally:
-            os._exit(0)
+def _judge(job: Mapping[str, Any], link: Link) -> dict[str, Any]:  # pragma: no cover
+    """The judge's verdict (it never runs student code); any failure fails the question."""
+    try:
+        return run_judge(job, link)
+    except BaseException as exc:  # noqa: BLE001
+        return {"passed": False, "message": f"{type(exc).__name__}: {exc}"[:3000]}
+
+
+def _with_student(
+    work: Any, job: Mapping[str, Any], *, seconds: float, max_bytes: int, close: Sequence[int]
+) -> dict[str, Any]:  # pragma: no cover - runs inside the sandbox (tested end to end)
+    """One question, as :func:`runner.serve` runs a job: the student's process (forked
+    here, the only one that runs student code) serves the calls of the judge, which
+    :func:`runner.run_in_child` runs under the deadline; then the student's process dies."""
+    to_judge, to_student = os.pipe(), os.pipe()
     student = os.fork()
-    if student == 0:  # the student's code runs only here
+    if student == 0:
         try:
-            for fd in (out_fd, verdict_r, verdict_w, a_to_j[0], j_to_a[1]):
+            for fd in (*close, to_judge[0], to_student[1]):
                 os.close(fd)
-            Server(job).serve(j_to_a[0], a_to_j[1])
+            Server(job).serve(to_student[0], to_judge[1])
         finally:
             os._exit(0)
-    for fd in (verdict_w, a_to_j[0], a_to_j[1], j_to_a[0], j_to_a[1]):
-        os.close(fd)
-    chunks, why = [], None
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            why = f"ran longer than {seconds:g} s"
-            break
-        ready, _, _ = select.select([verdict_r], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(verdict_r, 1 << 16)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if sum(map(len, chunks)) > 1 << 20:
-            why = "sent too much data"
-            break
-    os.close(verdict_r)
-    for pid in (judge, student):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-    if why is None:
-        try:
-            answer = json.loads(b"".join(chunks))
-            if isinstance(answer, dict) and isinstance(answer.get("passed"), bool):
-                return answer
-            why = "gave an invalid verdict"
-        except ValueError:
-            why = "died without a verdict"
-    return {"fatal": why}
+    os.close(to_judge[1])
+    os.close(to_student[0])
+    link = Link(to_judge[0], to_student[1])
+    try:
+        answer = runner.run_in_child(
+            lambda j: work(j, link), job, seconds=seconds, max_bytes=max_bytes, close=close
+        )
+    finally:
+        os.close(to_judge[0])
+        os.close(to_student[1])
+        runner.kill_all([student])
+    if isinstance(answer, dict) and (isinstance(answer.get("passed"), bool) or "fatal" in answer):
+        return answer
+    return {"fatal": "gave an invalid verdict"}
 
 
 # ============================================================================ grader side
@@ -319,4 +265,4 @@ def verify_torch_questions(
 
 
 if __name__ == "__main__":  # pragma: no cover - started in the sandbox by run_torch_jobs
-    _sandbox_main()
+    runner.serve(_judge, max_bytes=1 << 20, prepare=_prepare, run=_with_student)
