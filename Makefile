@@ -34,11 +34,12 @@ book: $(STAMP)
 system-packages:
 	bash scripts/install_system_packages.sh
 
-# pytest-xdist workers. Many slow tests wait on subprocesses (nbgrader, kernels, sandboxes,
-# cell and grading timeouts: per file, CPU time is a third to a half of wall time), so two
-# more workers than cores keep the cores busy; tests/conftest.py keeps the tests
-# that share an expensive fixture on one worker and runs the book build once, early.
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 2 )))
+# pytest-xdist workers. Most slow tests wait on subprocesses (nbgrader, kernels, sandboxes),
+# so one more worker than cores keeps the cores busy (two more measured no faster on 2
+# cores: 25:17 either way under load, and raised the load average to 10). tests/conftest.py
+# keeps the tests that share an expensive fixture on one worker and runs the book build
+# once, early.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
 
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
