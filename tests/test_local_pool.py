@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader calls alembic from the v
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "demo"))
 import make_demo  # noqa: E402
+from test_attacks import marker_processes  # noqa: E402
 
 SANDBOX = {} if bwrap_available() else {"isolate": False}
 FULL = {k: v + "\n" for k, v in TOY_ANSWERS.items()}
@@ -97,11 +97,6 @@ def test_a_killed_worker_is_an_infrastructure_error_and_the_run_goes_on(toy: Cou
     assert load_results(toy, "toy")["a_slow"].score == 5
 
 
-def _marker_processes(marker: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if f"sleep {marker}" in line]
-
-
 def test_a_submission_past_the_timeout_scores_zero_and_leaves_no_process(toy: Course) -> None:
     marker = str(70000 + os.getpid() % 9000)
     # a child process that would outlive its kernel, then a cell that runs past the timeout
@@ -120,4 +115,4 @@ def test_a_submission_past_the_timeout_scores_zero_and_leaves_no_process(toy: Co
     assert "grading took more than 60 s" in slow.message
     assert not summary.infra_errors
     time.sleep(1.0)
-    assert not _marker_processes(marker), "a process of the stopped submission survived"
+    assert not marker_processes(f"sleep {marker}"), "a process of the stopped submission survived"

@@ -93,13 +93,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _kill_tree(proc: Any) -> None:
-    pids = _children(proc.pid) if proc.pid and Path("/proc").is_dir() else []
-    for pid in pids:
+def _kill_descendants(pid: int) -> int:
+    """SIGKILL every process below ``pid`` (where /proc exists); returns how many."""
+    pids = _children(pid) if pid and Path("/proc").is_dir() else []
+    for child in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            os.kill(child, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
+    return len(pids)
+
+
+def _kill_tree(proc: Any) -> None:
+    _kill_descendants(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, TypeError):
@@ -199,13 +205,7 @@ def kill_grading_processes() -> int:
     Restarting a worker alone would leave them running: each sandbox sits under a
     ``timeout`` process that outlives the worker, up to the sandbox's wall limit.
     """
-    pids = _children(os.getpid()) if Path("/proc").is_dir() else []
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return len(pids)
+    return _kill_descendants(os.getpid())
 
 
 def worker_sandbox() -> tuple[str, str]:
